@@ -1,0 +1,4 @@
+package crew
+
+// adaptiveConfig holds the adaptive pool's options.
+type adaptiveConfig struct{}

@@ -1,0 +1,505 @@
+package crew
+
+import (
+	"context"
+	"runtime/debug"
+	"sync"
+	"time"
+)
+
+// engine is the one worker engine behind every pool. The pools differ only
+// in the pieces they plug in: the queue discipline (fifo, priority heap) and
+// the worker-count policy (min, limit, max, idle timeout, and an optional
+// controller that moves the limit).
+//
+// Ownership: mu guards every field below it, the queue, the worker lists and
+// the counters. Workers hold mu only to pop a job and to account for it;
+// jobs, guards and user callbacks always run with mu released.
+type engine[T any] struct {
+	mu sync.Mutex
+
+	q           queue[T]
+	cap         int  // bound on waiting jobs (WithQueueSize)
+	nonBlocking bool // WithNonBlocking
+
+	state      int  // open, closing (draining), done
+	hardStop   bool // Close gave up: queued jobs were dropped, running ones cancelled
+	closeErr   error
+	drained    chan struct{} // closed when state == done
+	stopCtx    context.Context
+	stopCancel context.CancelFunc
+
+	// Worker-count policy.
+	min, limit, max int
+	idleTimeout     time.Duration // 0: workers never retire
+	ctl             controller    // nil: the limit stays at max
+
+	workers int        // alive
+	busy    int        // running a job
+	claims  int        // workers woken or started that have not taken the lock yet
+	idle    workerList // parked workers, most recent first
+	all     workerList // every live worker, for cancelling running jobs
+	waiters waiterList[T]
+
+	submitted, rejected, completed, failed, canceled uint64
+}
+
+const (
+	stateOpen = iota
+	stateClosing
+	stateDone
+)
+
+// queue is a queue discipline. Every method requires mu held.
+type queue[T any] interface {
+	push(f *Future[T])
+	pop() *Future[T] // nil when empty
+	remove(f *Future[T])
+	len() int
+	// evictFor may remove and return a queued job of lower rank than f to
+	// make room for f; nil when it will not.
+	evictFor(f *Future[T]) *Future[T]
+}
+
+// controller moves the engine's concurrency limit from observed outcomes.
+type controller interface {
+	// observe reports one finished job; it returns the new limit. It is
+	// called with mu held and must be quick.
+	observe(elapsed time.Duration, err error, limit int) int
+}
+
+func newEngine[T any](q queue[T], c *config, min, max int) *engine[T] {
+	e := &engine[T]{
+		q:           q,
+		cap:         c.queueSize,
+		nonBlocking: c.nonBlocking,
+		drained:     make(chan struct{}),
+		min:         min,
+		limit:       max,
+		max:         max,
+	}
+	e.stopCtx, e.stopCancel = context.WithCancel(context.Background())
+	e.mu.Lock()
+	for range min {
+		e.startWorkerLocked()
+	}
+	e.mu.Unlock()
+	return e
+}
+
+// submit accepts job or says why not. guards, when not nil, have admitted
+// the job already; the engine calls their Start, Done or Abandon.
+func (e *engine[T]) submit(ctx context.Context, job Job[T], guards []Guard) (*Future[T], error) {
+	if ctx == nil || job == nil {
+		e.mu.Lock()
+		e.rejected++
+		e.mu.Unlock()
+		if ctx == nil {
+			return nil, errNilContext
+		}
+		return nil, errNilJob
+	}
+	f := &Future[T]{job: job, ctx: ctx, guards: guards, index: -1}
+	e.mu.Lock()
+	if err := e.admitLocked(f); err != nil {
+		return e.rejectUnlock(err)
+	}
+	if e.hasRoomLocked() {
+		e.enqueueLocked(f)
+		e.mu.Unlock()
+		return f, nil
+	}
+	if victim := e.q.evictFor(f); victim != nil {
+		e.dropLocked(victim, errQueueFull)
+		e.enqueueLocked(f)
+		e.mu.Unlock()
+		abandon(victim.guards)
+		return f, nil
+	}
+	if e.nonBlocking || ctx.Value(nestedKey{e}) != nil {
+		return e.rejectUnlock(errQueueFull)
+	}
+	return e.waitForRoom(ctx, f)
+}
+
+// admitLocked refuses a job that cannot be accepted whatever the room.
+// Requires mu held.
+func (e *engine[T]) admitLocked(f *Future[T]) error {
+	if e.state != stateOpen {
+		return ErrClosed
+	}
+	return f.ctx.Err()
+}
+
+// rejectUnlock counts a refused Submit and releases mu.
+func (e *engine[T]) rejectUnlock(err error) (*Future[T], error) {
+	e.rejected++
+	e.mu.Unlock()
+	return nil, err
+}
+
+// waitForRoom parks a Submit until the queue has room for f, ctx ends or the
+// pool closes. Called with mu held; returns with it released. Waiters are
+// served first come, first served: the one that frees room hands it over.
+func (e *engine[T]) waitForRoom(ctx context.Context, f *Future[T]) (*Future[T], error) {
+	w := &waiter[T]{f: f, ready: make(chan error, 1)}
+	e.waiters.push(w)
+	e.mu.Unlock()
+	select {
+	case err := <-w.ready:
+		if err != nil {
+			return nil, err
+		}
+		return f, nil
+	case <-ctx.Done():
+	}
+	e.mu.Lock()
+	if e.waiters.remove(w) {
+		return e.rejectUnlock(ctx.Err())
+	}
+	e.mu.Unlock()
+	// Room was handed over (or the pool closed) as ctx ended: that answer
+	// stands, since the job may already be queued.
+	if err := <-w.ready; err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// hasRoomLocked reports whether one more job may be queued: jobs that an idle
+// or new worker will take at once do not count against the bound.
+// Requires mu held.
+func (e *engine[T]) hasRoomLocked() bool {
+	return e.q.len() < e.cap+e.claims+e.idle.n+max(e.limit-e.workers, 0)
+}
+
+// enqueueLocked accepts f: it is queued, counted and watched. Requires mu held.
+func (e *engine[T]) enqueueLocked(f *Future[T]) {
+	e.q.push(f)
+	f.queued = true
+	e.submitted++
+	if f.ctx.Done() != nil {
+		// Registered under mu so that a worker popping f sees stop set.
+		f.stop = context.AfterFunc(f.ctx, func() { e.dropCanceled(f) })
+	}
+	e.dispatchLocked()
+}
+
+// dispatchLocked makes sure a worker is on its way for every queued job, up
+// to the limit: it wakes the most recently parked worker, or starts one.
+// Requires mu held.
+func (e *engine[T]) dispatchLocked() {
+	for e.claims < e.q.len() {
+		if w := e.idle.pop(); w != nil {
+			e.claims++
+			w.wake <- struct{}{}
+		} else if e.workers < e.limit {
+			e.startWorkerLocked()
+		} else {
+			return
+		}
+	}
+}
+
+// startWorkerLocked starts one worker. Requires mu held.
+func (e *engine[T]) startWorkerLocked() {
+	w := &worker{wake: make(chan struct{}, 1)}
+	e.all.pushAll(w)
+	e.workers++
+	e.claims++
+	go e.work(w)
+}
+
+// grantWaitersLocked hands freed room to blocked Submits, oldest first.
+// Requires mu held.
+func (e *engine[T]) grantWaitersLocked() {
+	for e.waiters.n > 0 && e.hasRoomLocked() {
+		w := e.waiters.pop()
+		if err := e.admitLocked(w.f); err != nil {
+			e.rejected++
+			w.ready <- err
+			continue
+		}
+		e.enqueueLocked(w.f)
+		w.ready <- nil
+	}
+}
+
+// dropCanceled runs when a queued job's ctx ends: the job leaves the queue
+// and resolves with the ctx error at once.
+func (e *engine[T]) dropCanceled(f *Future[T]) {
+	e.mu.Lock()
+	if !f.queued {
+		e.mu.Unlock()
+		return // already started or dropped
+	}
+	e.q.remove(f)
+	e.dropLocked(f, f.ctx.Err())
+	e.grantWaitersLocked()
+	e.checkDrainedLocked()
+	e.mu.Unlock()
+	abandon(f.guards)
+}
+
+// dropLocked resolves a job that leaves the queue without running. The
+// caller has removed it from the queue and calls abandon(f.guards) after
+// releasing mu. Requires mu held.
+func (e *engine[T]) dropLocked(f *Future[T], err error) {
+	f.queued = false
+	e.canceled++
+	f.fail(err)
+}
+
+// work is a worker's loop: take the next job, run it, park when there is
+// none, retire when the pool shrinks or closes.
+func (e *engine[T]) work(w *worker) {
+	var current *Future[T] // the job running now, for goexit
+	exited := false
+	defer func() {
+		if !exited {
+			e.goexit(w, current) // the job called runtime.Goexit
+		}
+	}()
+	e.mu.Lock()
+	e.claims--
+	for {
+		f := e.q.pop()
+		if f != nil {
+			f.queued = false
+			e.busy++
+			e.grantWaitersLocked()
+			e.mu.Unlock()
+			current = f
+			v, err, kind := e.run(w, f)
+			current = nil
+			e.mu.Lock()
+			e.finishLocked(f, v, err, kind)
+			if e.workers > e.limit {
+				break // the limit dropped: retire
+			}
+			continue
+		}
+		if e.state != stateOpen {
+			break
+		}
+		if !e.park(w) {
+			break // idle too long: retire
+		}
+	}
+	e.retireLocked(w)
+	e.mu.Unlock()
+	exited = true
+}
+
+// park waits for a wake-up, and reports false if the worker should retire
+// instead. Called and returns with mu held.
+func (e *engine[T]) park(w *worker) bool {
+	e.idle.push(w)
+	for {
+		e.mu.Unlock()
+		woken := w.sleep(e.idleTimeout)
+		e.mu.Lock()
+		if woken {
+			e.claims--
+			return true
+		}
+		if !e.idle.has(w) {
+			// Claimed as the timer fired: the wake-up is already sent.
+			<-w.wake
+			e.claims--
+			return true
+		}
+		if e.workers > e.min {
+			e.idle.remove(w)
+			return false
+		}
+	}
+}
+
+// retireLocked removes w from the pool. Requires mu held.
+func (e *engine[T]) retireLocked(w *worker) {
+	e.all.removeAll(w)
+	e.workers--
+	if w.timer != nil {
+		w.timer.Stop()
+	}
+	e.dispatchLocked() // a queued job may need this worker's replacement
+	e.checkDrainedLocked()
+}
+
+// close implements Pool.Close for every pool.
+func (e *engine[T]) close(ctx context.Context) error {
+	if ctx == nil {
+		return errNilContext
+	}
+	e.mu.Lock()
+	if e.state == stateOpen {
+		e.state = stateClosing
+		for e.waiters.n > 0 {
+			e.rejected++
+			e.waiters.pop().ready <- ErrClosed
+		}
+		for w := e.idle.pop(); w != nil; w = e.idle.pop() {
+			e.claims++
+			w.wake <- struct{}{}
+		}
+		e.checkDrainedLocked()
+	}
+	e.mu.Unlock()
+	select {
+	case <-e.drained:
+	case <-ctx.Done():
+		e.giveUp(ctx.Err())
+		<-e.drained
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.closeErr
+}
+
+// giveUp is Close's deadline path: queued jobs resolve with ErrClosed and
+// running jobs see their ctx cancelled. The first call decides Close's result.
+func (e *engine[T]) giveUp(err error) {
+	e.mu.Lock()
+	if e.state == stateDone || e.hardStop {
+		e.mu.Unlock()
+		return
+	}
+	e.hardStop, e.closeErr = true, err
+	var dropped []*Future[T]
+	for f := e.q.pop(); f != nil; f = e.q.pop() {
+		e.dropLocked(f, ErrClosed)
+		dropped = append(dropped, f)
+	}
+	e.stopCancel()
+	for w := e.all.head; w != nil; w = w.anext {
+		w.cancelJob()
+	}
+	e.checkDrainedLocked()
+	e.mu.Unlock()
+	for _, f := range dropped {
+		if f.stop != nil {
+			f.stop()
+		}
+		abandon(f.guards)
+	}
+}
+
+// checkDrainedLocked ends a closing pool once nothing is left to run.
+// Requires mu held.
+func (e *engine[T]) checkDrainedLocked() {
+	if e.state == stateClosing && e.workers == 0 && e.q.len() == 0 {
+		e.state = stateDone
+		e.stopCancel()
+		close(e.drained)
+	}
+}
+
+// stats implements Pool.Stats for every pool.
+func (e *engine[T]) stats() Stats {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return Stats{
+		Workers:   e.workers,
+		Busy:      e.busy,
+		Queued:    e.q.len(),
+		Submitted: e.submitted,
+		Rejected:  e.rejected,
+		Completed: e.completed,
+		Failed:    e.failed,
+		Canceled:  e.canceled,
+	}
+}
+
+// run runs one job with its guards and reports its outcome.
+func (e *engine[T]) run(w *worker, f *Future[T]) (v T, err error, kind outcome) {
+	if f.stop != nil {
+		f.stop()
+		if err := f.ctx.Err(); err != nil {
+			abandon(f.guards)
+			return v, err, outcomeCanceled
+		}
+	}
+	ctx := e.jobContext(w, f)
+	defer w.release()
+	if len(f.guards) == 0 {
+		v, err = call(ctx, f.job)
+	} else {
+		var small [4]Ticket // common chains keep their tickets on the stack
+		tickets := small[:0]
+		for i, g := range f.guards {
+			t, gerr := g.Start(ctx)
+			if gerr != nil {
+				for j := i - 1; j >= 0; j-- {
+					f.guards[j].Done(tickets[j], gerr, 0)
+				}
+				abandon(f.guards[i+1:])
+				return v, gerr, outcomeCanceled
+			}
+			tickets = append(tickets, t)
+		}
+		begin := time.Now()
+		v, err = call(ctx, f.job)
+		elapsed := time.Since(begin)
+		for j := len(tickets) - 1; j >= 0; j-- {
+			f.guards[j].Done(tickets[j], err, elapsed)
+		}
+	}
+	if err != nil {
+		return v, err, outcomeFailed
+	}
+	return v, nil, outcomeOK
+}
+
+type outcome int
+
+const (
+	outcomeOK outcome = iota
+	outcomeFailed
+	outcomeCanceled
+)
+
+// finishLocked counts and resolves a job a worker took. Requires mu held.
+func (e *engine[T]) finishLocked(f *Future[T], v T, err error, kind outcome) {
+	e.busy--
+	switch kind {
+	case outcomeCanceled:
+		e.canceled++
+	case outcomeFailed:
+		e.completed++
+		e.failed++
+	default:
+		e.completed++
+	}
+	f.resolve(v, err)
+}
+
+// goexit repairs the accounts when a job ends its worker with
+// runtime.Goexit: the job resolves as a panic, the worker is replaced.
+func (e *engine[T]) goexit(w *worker, f *Future[T]) {
+	w.release()
+	e.mu.Lock()
+	if f != nil {
+		e.finishLocked(f, *new(T), &PanicError{Value: "runtime.Goexit called by the job", Stack: debug.Stack()}, outcomeFailed)
+	}
+	e.retireLocked(w)
+	e.mu.Unlock()
+}
+
+// call runs job, turning a panic into a *PanicError.
+func call[T any](ctx context.Context, job Job[T]) (v T, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			var zero T
+			v, err = zero, &PanicError{Value: r, Stack: debug.Stack()}
+		}
+	}()
+	return job(ctx)
+}
+
+// abandon tells guards that their admitted job will not start.
+func abandon(guards []Guard) {
+	for _, g := range guards {
+		g.Abandon()
+	}
+}

@@ -1,0 +1,53 @@
+package crew
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// The sentinel errors. Every error crew returns for these conditions matches
+// one of them with errors.Is, also when wrapped in a *RejectedError.
+var (
+	// ErrClosed: the pool (or batcher) is closed, or Close gave up on a
+	// queued job.
+	ErrClosed = errors.New("crew: closed")
+	// ErrQueueFull: the queue had no room and waiting was not an option
+	// (WithNonBlocking, a nested Submit from one of the pool's own jobs, or a
+	// priority queue evicting a lower-priority job).
+	ErrQueueFull = errors.New("crew: queue full")
+	// ErrRateLimited: a rate limit guard could not admit the job in time.
+	ErrRateLimited = errors.New("crew: rate limited")
+	// ErrCircuitOpen: a circuit breaker refused the job.
+	ErrCircuitOpen = errors.New("crew: circuit open")
+)
+
+// RejectedError is what a guard, or a full queue, returns when it refuses a
+// job. It matches its sentinel with errors.Is and is found with errors.As.
+type RejectedError struct {
+	Guard      string        // which guard refused: "ratelimit", "breaker", "queue", a user's name
+	RetryAfter time.Duration // when trying again makes sense; 0 if unknown
+	Err        error         // the sentinel; Unwrap returns it
+}
+
+// Error names the guard, the reason and, when known, the retry delay.
+func (e *RejectedError) Error() string {
+	if e.RetryAfter > 0 {
+		return fmt.Sprintf("crew: rejected by %s: %v (retry after %v)", e.Guard, e.Err, e.RetryAfter)
+	}
+	return fmt.Sprintf("crew: rejected by %s: %v", e.Guard, e.Err)
+}
+
+// Unwrap returns the sentinel, so errors.Is(err, ErrRateLimited) works.
+func (e *RejectedError) Unwrap() error { return e.Err }
+
+// errQueueFull is the shared rejection of a full queue; it carries no
+// per-call data, so one value serves every caller without allocating.
+var errQueueFull error = &RejectedError{Guard: "queue", Err: ErrQueueFull}
+
+// Errors for bad input. They are not sentinels: bad input is a programming
+// error, and the messages say what to fix.
+var (
+	errNilContext = errors.New("crew: Submit called with a nil context.Context (use context.Background())")
+	errNilJob     = errors.New("crew: Submit called with a nil Job")
+)

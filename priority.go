@@ -1,0 +1,4 @@
+package crew
+
+// priorityConfig holds the priority pool's options.
+type priorityConfig struct{}

@@ -1,0 +1,233 @@
+package crew
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// worker is one worker goroutine's handle. The engine's mu guards the list
+// links; wake is its own synchronization; mu guards cancel.
+type worker struct {
+	wake       chan struct{} // capacity 1: one wake-up per claim
+	timer      *time.Timer   // idle timeout, created on first use
+	prev, next *worker       // idle list
+	aprev      *worker       // all-workers list
+	anext      *worker
+
+	mu     sync.Mutex
+	cancel context.CancelFunc // cancels the running job's ctx; nil when none
+}
+
+// sleep parks the worker until it is woken (true) or has been idle for d
+// (false). d == 0 waits for a wake-up only.
+func (w *worker) sleep(d time.Duration) bool {
+	if d <= 0 {
+		<-w.wake
+		return true
+	}
+	if w.timer == nil {
+		w.timer = time.NewTimer(d)
+	} else {
+		w.timer.Reset(d)
+	}
+	select {
+	case <-w.wake:
+		w.timer.Stop()
+		return true
+	case <-w.timer.C:
+		return false
+	}
+}
+
+// hold records the cancel func of the job about to run, and calls it at once
+// if the pool already gave up (stop is done).
+func (w *worker) hold(cancel context.CancelFunc, stop context.Context) {
+	w.mu.Lock()
+	w.cancel = cancel
+	w.mu.Unlock()
+	if stop.Err() != nil {
+		cancel()
+	}
+}
+
+// cancelJob cancels the running job's ctx, if it has its own.
+func (w *worker) cancelJob() {
+	w.mu.Lock()
+	c := w.cancel
+	w.mu.Unlock()
+	if c != nil {
+		c()
+	}
+}
+
+// release cancels and forgets the finished job's ctx.
+func (w *worker) release() {
+	w.mu.Lock()
+	c := w.cancel
+	w.cancel = nil
+	w.mu.Unlock()
+	if c != nil {
+		c()
+	}
+}
+
+// workerList is an intrusive list of workers. The idle list uses prev/next
+// and is LIFO, so the most recently busy worker (warm caches) runs next and
+// the longest idle retires first; the all list uses aprev/anext.
+type workerList struct {
+	head *worker
+	n    int
+}
+
+func (l *workerList) push(w *worker) {
+	w.prev, w.next = nil, l.head
+	if l.head != nil {
+		l.head.prev = w
+	}
+	l.head = w
+	l.n++
+}
+
+func (l *workerList) pop() *worker {
+	w := l.head
+	if w != nil {
+		l.remove(w)
+	}
+	return w
+}
+
+func (l *workerList) has(w *worker) bool { return w.prev != nil || l.head == w }
+
+func (l *workerList) remove(w *worker) {
+	if w.prev != nil {
+		w.prev.next = w.next
+	} else {
+		l.head = w.next
+	}
+	if w.next != nil {
+		w.next.prev = w.prev
+	}
+	w.prev, w.next = nil, nil
+	l.n--
+}
+
+func (l *workerList) pushAll(w *worker) {
+	w.aprev, w.anext = nil, l.head
+	if l.head != nil {
+		l.head.aprev = w
+	}
+	l.head = w
+	l.n++
+}
+
+func (l *workerList) removeAll(w *worker) {
+	if w.aprev != nil {
+		w.aprev.anext = w.anext
+	} else {
+		l.head = w.anext
+	}
+	if w.anext != nil {
+		w.anext.aprev = w.aprev
+	}
+	w.aprev, w.anext = nil, nil
+	l.n--
+}
+
+// waiter is a Submit blocked on a full queue. ready receives nil once the
+// job is queued, or the reason it will not be.
+type waiter[T any] struct {
+	f          *Future[T]
+	ready      chan error // capacity 1
+	prev, next *waiter[T]
+}
+
+// waiterList is a FIFO of waiters; the engine's mu guards it.
+type waiterList[T any] struct {
+	head, tail *waiter[T]
+	n          int
+}
+
+func (l *waiterList[T]) push(w *waiter[T]) {
+	w.prev, w.next = l.tail, nil
+	if l.tail != nil {
+		l.tail.next = w
+	} else {
+		l.head = w
+	}
+	l.tail = w
+	l.n++
+}
+
+func (l *waiterList[T]) pop() *waiter[T] {
+	w := l.head
+	l.remove(w)
+	return w
+}
+
+// remove unlinks w and reports whether it was still waiting.
+func (l *waiterList[T]) remove(w *waiter[T]) bool {
+	if w.prev == nil && l.head != w {
+		return false
+	}
+	if w.prev != nil {
+		w.prev.next = w.next
+	} else {
+		l.head = w.next
+	}
+	if w.next != nil {
+		w.next.prev = w.prev
+	} else {
+		l.tail = w.prev
+	}
+	w.prev, w.next = nil, nil
+	l.n--
+	return true
+}
+
+// jobContext is the ctx a job runs with. It lives inside the job's Future, so
+// it costs no allocation. Its cancellation comes from Context: the pool's
+// stop ctx when the submitter's ctx can never end (values then come from the
+// submitter's ctx), or a per-job ctx derived from the submitter's.
+type jobContext struct {
+	context.Context
+	values context.Context // the submitter's ctx when Context is the stop ctx; else nil
+	owner  any             // the engine running the job
+}
+
+// nestedKey finds, in a Submit's ctx, whether the caller is a job of the
+// same pool: such a Submit must not wait for room it would itself free.
+type nestedKey struct{ owner any }
+
+func (c *jobContext) Value(key any) any {
+	if k, ok := key.(nestedKey); ok && k.owner == c.owner {
+		return true
+	}
+	if c.values != nil {
+		if v := c.values.Value(key); v != nil {
+			return v
+		}
+	}
+	return c.Context.Value(key)
+}
+
+func (c *jobContext) Deadline() (time.Time, bool) {
+	if c.values != nil {
+		return c.values.Deadline()
+	}
+	return c.Context.Deadline()
+}
+
+// jobContext prepares f's ctx for worker w.
+func (e *engine[T]) jobContext(w *worker, f *Future[T]) context.Context {
+	jc := &f.jc
+	jc.owner = e
+	if f.ctx.Done() == nil {
+		jc.Context, jc.values = e.stopCtx, f.ctx
+		return jc
+	}
+	ctx, cancel := context.WithCancel(f.ctx)
+	jc.Context = ctx
+	w.hold(cancel, e.stopCtx)
+	return jc
+}
