@@ -2,6 +2,9 @@ package crew
 
 import (
 	"context"
+	"fmt"
+	"slices"
+	"sync/atomic"
 	"time"
 )
 
@@ -40,3 +43,96 @@ type Guard interface {
 // Ticket is the value a Guard's Start hands out and its Done receives back,
 // to tell calls apart (the Breaker keeps its generation in it).
 type Ticket uint64
+
+// Chain returns a Pool that puts guards in front of base. guards[0] is the
+// outermost: at Submit each guard's Admit runs in order and the first refusal
+// is returned; when a worker starts the job, each guard's Start runs in the
+// same order; outcomes are reported innermost first. Close closes (drains)
+// base. Stats are base's, plus the Submits the guards refused (Rejected).
+//
+// Recommended order, outermost first: the rate limiter, then the breaker.
+// The limiter then spends tokens only on jobs that may run, and the breaker
+// judges only calls that reached the downstream; a rate limit rejection is
+// never counted as a failure by the breaker. Chain(Chain(p, a), b) is
+// Chain(p, b, a).
+//
+// Chain panics if base or a guard is nil. With no guards it returns base.
+func Chain[T any](base Pool[T], guards ...Guard) Pool[T] {
+	if base == nil {
+		panic("crew: Chain: the base pool is nil")
+	}
+	for i, g := range guards {
+		if g == nil {
+			panic(fmt.Sprintf("crew: Chain: guard %d is nil", i))
+		}
+	}
+	if len(guards) == 0 {
+		return base
+	}
+	c := &chain[T]{base: base, guards: slices.Clone(guards)}
+	if inner, ok := base.(*chain[T]); ok {
+		c.base = inner.base
+		c.guards = append(c.guards, inner.guards...)
+	}
+	if ep, ok := c.base.(enginePool[T]); ok {
+		c.eng = ep.engine()
+	}
+	return c
+}
+
+// enginePool is implemented by crew's own pools, so a Chain can hand its
+// guards to the engine: a job refused at start then counts as Canceled, and
+// a job dropped from the queue is reported to Abandon.
+type enginePool[T any] interface {
+	engine() *engine[T]
+}
+
+// chain is the Pool that Chain returns. It is safe for concurrent use.
+type chain[T any] struct {
+	base     Pool[T]
+	eng      *engine[T] // base's engine; nil when base is not a crew pool
+	guards   []Guard
+	rejected atomic.Uint64 // Submits the guards refused
+}
+
+func (c *chain[T]) Submit(ctx context.Context, job Job[T]) (*Future[T], error) {
+	if ctx == nil || job == nil {
+		return c.base.Submit(ctx, job) // base refuses and counts it
+	}
+	for i, g := range c.guards {
+		if err := g.Admit(ctx); err != nil {
+			abandon(c.guards[:i])
+			c.rejected.Add(1)
+			return nil, err
+		}
+	}
+	var f *Future[T]
+	var err error
+	if c.eng != nil {
+		f, err = c.eng.submit(ctx, job, c.guards)
+	} else {
+		f, err = c.base.Submit(ctx, guarded(job, c.guards))
+	}
+	if err != nil {
+		abandon(c.guards)
+	}
+	return f, err
+}
+
+func (c *chain[T]) Close(ctx context.Context) error { return c.base.Close(ctx) }
+
+func (c *chain[T]) Stats() Stats {
+	s := c.base.Stats()
+	s.Rejected += c.rejected.Load()
+	return s
+}
+
+// guarded wraps job so that guards see its start and outcome, for a base
+// pool that is not one of crew's. Such a pool's queue is opaque, so a job it
+// drops without running is not reported to Abandon.
+func guarded[T any](job Job[T], guards []Guard) Job[T] {
+	return func(ctx context.Context) (T, error) {
+		v, err, _ := runJob(ctx, job, guards)
+		return v, err
+	}
+}

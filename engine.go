@@ -421,29 +421,12 @@ func (e *engine[T]) run(w *worker, f *Future[T]) (v T, err error, kind outcome) 
 		}
 	}
 	ctx := e.jobContext(w, f)
-	defer w.release()
-	if len(f.guards) == 0 {
-		v, err = call(ctx, f.job)
-	} else {
-		var small [4]Ticket // common chains keep their tickets on the stack
-		tickets := small[:0]
-		for i, g := range f.guards {
-			t, gerr := g.Start(ctx)
-			if gerr != nil {
-				for j := i - 1; j >= 0; j-- {
-					f.guards[j].Done(tickets[j], gerr, 0)
-				}
-				abandon(f.guards[i+1:])
-				return v, gerr, outcomeCanceled
-			}
-			tickets = append(tickets, t)
-		}
-		begin := time.Now()
-		v, err = call(ctx, f.job)
-		elapsed := time.Since(begin)
-		for j := len(tickets) - 1; j >= 0; j-- {
-			f.guards[j].Done(tickets[j], err, elapsed)
-		}
+	if f.stop != nil {
+		defer w.release() // the job has a ctx of its own to cancel
+	}
+	v, err, refused := runJob(ctx, f.job, f.guards)
+	if refused {
+		return v, err, outcomeCanceled
 	}
 	if err != nil {
 		return v, err, outcomeFailed
@@ -495,6 +478,36 @@ func call[T any](ctx context.Context, job Job[T]) (v T, err error) {
 		}
 	}()
 	return job(ctx)
+}
+
+// runJob runs job behind guards: each guard's Start in order, then the job,
+// then each guard's Done, innermost first. refused reports that a guard
+// refused the job at Start: it did not run, and err is the refusal.
+func runJob[T any](ctx context.Context, job Job[T], guards []Guard) (v T, err error, refused bool) {
+	if len(guards) == 0 {
+		v, err = call(ctx, job)
+		return v, err, false
+	}
+	var small [4]Ticket // common chains keep their tickets on the stack
+	tickets := small[:0]
+	for i, g := range guards {
+		t, gerr := g.Start(ctx)
+		if gerr != nil {
+			for j := i - 1; j >= 0; j-- {
+				guards[j].Done(tickets[j], gerr, 0)
+			}
+			abandon(guards[i+1:])
+			return v, gerr, true
+		}
+		tickets = append(tickets, t)
+	}
+	begin := time.Now()
+	v, err = call(ctx, job)
+	elapsed := time.Since(begin)
+	for j := len(tickets) - 1; j >= 0; j-- {
+		guards[j].Done(tickets[j], err, elapsed)
+	}
+	return v, err, false
 }
 
 // abandon tells guards that their admitted job will not start.

@@ -46,7 +46,7 @@ func newConfig(opts []Option) config {
 // optionFunc is an Option made of a function.
 type optionFunc func(*config)
 
-func (o optionFunc) apply(c *config)            { o(c) }
+func (o optionFunc) apply(c *config)           { o(c) }
 func (o optionFunc) applyBatch(c *batchConfig) { o(&c.pool) }
 
 // WithQueueSize bounds the number of accepted jobs waiting for a worker

@@ -93,3 +93,5 @@ func (p *WorkerPool[T]) Close(ctx context.Context) error { return p.e.close(ctx)
 
 // Stats returns a snapshot of the pool's counters.
 func (p *WorkerPool[T]) Stats() Stats { return p.e.stats() }
+
+func (p *WorkerPool[T]) engine() *engine[T] { return p.e }
