@@ -239,7 +239,7 @@ func TestConformanceCloseIdle(t *testing.T) {
 		require.NoError(t, p.Close(context.Background()))
 		_, err := p.Submit(context.Background(), value(1))
 		require.ErrorIs(t, err, crew.ErrClosed)
-		require.Error(t, p.Close(nil), "a nil ctx is refused, not a crash") //nolint:staticcheck // nil ctx on purpose
+		require.Error(t, p.Close(nilCtx), "a nil ctx is refused, not a crash")
 		s := p.Stats()
 		assert.EqualValues(t, 1, s.Rejected)
 		assert.Zero(t, s.Workers)
@@ -481,7 +481,7 @@ func contextGuarantees(t *testing.T, k poolKind) {
 func TestConformanceBadInput(t *testing.T) {
 	forEachKind(t, func(t *testing.T, k poolKind) {
 		p := k.new(1)
-		_, err := p.Submit(nil, value(1)) //nolint:staticcheck // nil ctx on purpose
+		_, err := p.Submit(nilCtx, value(1))
 		require.Error(t, err)
 		require.Contains(t, err.Error(), "nil context")
 		_, err = p.Submit(context.Background(), nil)

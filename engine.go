@@ -270,7 +270,7 @@ func (e *engine[T]) work(w *worker) {
 			e.grantWaitersLocked()
 			e.mu.Unlock()
 			current = f
-			v, err, kind := e.run(w, f)
+			v, kind, err := e.run(w, f)
 			current = nil
 			e.mu.Lock()
 			e.finishLocked(f, v, err, kind)
@@ -412,26 +412,26 @@ func (e *engine[T]) stats() Stats {
 }
 
 // run runs one job with its guards and reports its outcome.
-func (e *engine[T]) run(w *worker, f *Future[T]) (v T, err error, kind outcome) {
+func (e *engine[T]) run(w *worker, f *Future[T]) (v T, kind outcome, err error) {
 	if f.stop != nil {
 		f.stop()
 		if err := f.ctx.Err(); err != nil {
 			abandon(f.guards)
-			return v, err, outcomeCanceled
+			return v, outcomeCanceled, err
 		}
 	}
 	ctx := e.jobContext(w, f)
 	if f.stop != nil {
 		defer w.release() // the job has a ctx of its own to cancel
 	}
-	v, err, refused := runJob(ctx, f.job, f.guards)
+	v, refused, err := runJob(ctx, f.job, f.guards)
 	if refused {
-		return v, err, outcomeCanceled
+		return v, outcomeCanceled, err
 	}
 	if err != nil {
-		return v, err, outcomeFailed
+		return v, outcomeFailed, err
 	}
-	return v, nil, outcomeOK
+	return v, outcomeOK, nil
 }
 
 type outcome int
@@ -483,10 +483,10 @@ func call[T any](ctx context.Context, job Job[T]) (v T, err error) {
 // runJob runs job behind guards: each guard's Start in order, then the job,
 // then each guard's Done, innermost first. refused reports that a guard
 // refused the job at Start: it did not run, and err is the refusal.
-func runJob[T any](ctx context.Context, job Job[T], guards []Guard) (v T, err error, refused bool) {
+func runJob[T any](ctx context.Context, job Job[T], guards []Guard) (v T, refused bool, err error) {
 	if len(guards) == 0 {
 		v, err = call(ctx, job)
-		return v, err, false
+		return v, false, err
 	}
 	var small [4]Ticket // common chains keep their tickets on the stack
 	tickets := small[:0]
@@ -497,7 +497,7 @@ func runJob[T any](ctx context.Context, job Job[T], guards []Guard) (v T, err er
 				guards[j].Done(tickets[j], gerr, 0)
 			}
 			abandon(guards[i+1:])
-			return v, gerr, true
+			return v, true, gerr
 		}
 		tickets = append(tickets, t)
 	}
@@ -507,7 +507,7 @@ func runJob[T any](ctx context.Context, job Job[T], guards []Guard) (v T, err er
 	for j := len(tickets) - 1; j >= 0; j-- {
 		guards[j].Done(tickets[j], err, elapsed)
 	}
-	return v, err, false
+	return v, false, err
 }
 
 // abandon tells guards that their admitted job will not start.
