@@ -113,6 +113,9 @@ func (e *engine[T]) submit(ctx context.Context, job Job[T], guards []Guard) (*Fu
 		e.dropLocked(victim, errQueueFull)
 		e.enqueueLocked(f)
 		e.mu.Unlock()
+		if victim.stop != nil {
+			victim.stop()
+		}
 		abandon(victim.guards)
 		return f, nil
 	}
