@@ -676,3 +676,26 @@ func TestConformanceCancelledJobFreesRoom(t *testing.T) {
 		})
 	})
 }
+
+func TestConformanceCloseFromOwnJob(t *testing.T) {
+	forEachKind(t, func(t *testing.T, k poolKind) {
+		synctest.Test(t, func(t *testing.T) {
+			p := k.new(1)
+			f, err := p.Submit(context.Background(), func(ctx context.Context) (int, error) {
+				if err := p.Close(ctx); err == nil {
+					return 0, errors.New("Close from a job returned nil")
+				}
+				_, err := p.Submit(ctx, value(0))
+				if !errors.Is(err, crew.ErrClosed) {
+					return 0, fmt.Errorf("Submit after Close: %v", err)
+				}
+				return 1, nil
+			})
+			require.NoError(t, err)
+			v, err := f.Wait(context.Background())
+			require.NoError(t, err)
+			require.Equal(t, 1, v)
+			require.NoError(t, p.Close(context.Background()))
+		})
+	})
+}

@@ -335,6 +335,7 @@ func (e *engine[T]) close(ctx context.Context) error {
 	if ctx == nil {
 		return errNilContext
 	}
+	fromJob := ctx.Value(nestedKey{e}) != nil
 	e.mu.Lock()
 	if e.state == stateOpen {
 		e.state = stateClosing
@@ -349,6 +350,9 @@ func (e *engine[T]) close(ctx context.Context) error {
 		e.checkDrainedLocked()
 	}
 	e.mu.Unlock()
+	if fromJob {
+		return errCloseFromJob // waiting would wait for the caller itself
+	}
 	select {
 	case <-e.drained:
 	case <-ctx.Done():
