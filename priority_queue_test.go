@@ -25,6 +25,7 @@ func TestPriorityQueueRandom(t *testing.T) {
 // levels keeps only a bounded number of empty ones, and still orders right.
 func TestPriorityQueueForgetsEmptyLevels(t *testing.T) {
 	q := newPrioQueue[int](time.Millisecond, true)
+	q.now = func() int64 { return 0 } // no aging between the pushes
 	for p := range 10_000 {
 		a, b := newTestFuture(p), newTestFuture(p+1)
 		q.push(a)
