@@ -125,13 +125,16 @@ func (q *prioQueue[T]) pop() *Future[T] {
 	if q.n == 0 {
 		return nil
 	}
-	f := q.heads.s[0].head
-	q.remove(f)
+	l := q.heads.s[0]
+	f := l.head
+	q.unlink(l, f)
 	return f
 }
 
-func (q *prioQueue[T]) remove(f *Future[T]) {
-	l := q.levels[f.prio]
+func (q *prioQueue[T]) remove(f *Future[T]) { q.unlink(q.levels[f.prio], f) }
+
+// unlink takes f out of its level l and restores the heaps.
+func (q *prioQueue[T]) unlink(l *prioLevel[T], f *Future[T]) {
 	wasHead, wasTail := l.head == f, l.tail == f
 	if f.prev != nil {
 		f.prev.next = f.next
@@ -177,7 +180,7 @@ func (q *prioQueue[T]) evictFor(f *Future[T]) *Future[T] {
 	if q.keyOf(priorityOf(f.ctx), q.now()) >= victim.key {
 		return nil
 	}
-	q.remove(victim)
+	q.unlink(q.tails.s[0], victim)
 	return victim
 }
 
