@@ -398,18 +398,10 @@ func TestPriorityCancelRemovesQueuedJob(t *testing.T) {
 	})
 }
 
-// nopGuard admits and starts every job.
-type nopGuard struct{}
-
-func (nopGuard) Admit(context.Context) error                { return nil }
-func (nopGuard) Start(context.Context) (crew.Ticket, error) { return 0, nil }
-func (nopGuard) Done(crew.Ticket, error, time.Duration)     {}
-func (nopGuard) Abandon()                                   {}
-
 func TestPrioritySurvivesChain(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		base := crew.NewPriorityPool[string](1)
-		p := crew.Chain[string](base, nopGuard{}, nopGuard{})
+		p := crew.Chain[string](base, passGuard{}, passGuard{}) // passGuard: conformance_test.go
 		h := holdWorker(t, p)
 		log := &prioLog{}
 		want := submitAll(t, p, log, []int{0, 3, -1, 3, 7, noPrio})
