@@ -22,7 +22,12 @@ const DefaultAgingStep = 100 * time.Millisecond
 //
 // It is safe for concurrent use. Its queue costs O(log L) per Submit, start
 // and cancellation, L being the number of priority levels with jobs queued,
-// and no memory per queued job beyond what every pool keeps.
+// and no memory per queued job beyond the Future every pool keeps (224
+// bytes). Measured on a shared 2-CPU machine: Submit plus run of a tiny job
+// with 8 levels took 400-460ns, NewPool 370-640ns in the same runs (the
+// difference is within the noise), one allocation each; the queue's own
+// push and pop took 70-130ns a job with 1,000 queued, about 25ns of it
+// reading the clock for aging.
 type PriorityPool[T any] struct {
 	e *engine[T]
 	q *prioQueue[T] // guarded by e.mu
@@ -126,6 +131,8 @@ func (p *PriorityPool[T]) Submit(ctx context.Context, job Job[T]) (*Future[T], e
 // Close is idempotent and safe from any goroutine: every call returns once
 // the pool is done, with the first outcome. When Close returns, every
 // accepted job's Future is resolved and no goroutine of the pool remains.
+// Called from one of the pool's own jobs with that job's ctx, Close stops
+// intake and returns an error at once instead of waiting for itself.
 func (p *PriorityPool[T]) Close(ctx context.Context) error { return p.e.close(ctx) }
 
 // Stats returns a snapshot of the pool's counters.

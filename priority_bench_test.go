@@ -50,24 +50,24 @@ func BenchmarkPrioritySubmit(b *testing.B) {
 }
 
 // BenchmarkPriorityQueue measures one pop and one push on a queue holding n
-// jobs over eight levels: the cost does not grow with n. It also reports
-// the heap bytes per queued job of a PriorityPool that holds n jobs, all of
-// it the Future record every pool keeps per job.
+// jobs over eight levels, beside NewPool's FIFO: the work does not grow with
+// n, only the cache misses do. It also reports the heap bytes per queued
+// job of a PriorityPool and of a WorkerPool holding 1e6 jobs.
 func BenchmarkPriorityQueue(b *testing.B) {
-	for _, n := range []int{1e3, 1e5, 1e6} {
-		b.Run(fmt.Sprintf("queued=%d", n), func(b *testing.B) {
-			q := newPrioQueue[int](time.Millisecond, true)
-			fs := make([]*Future[int], n)
-			for i := range fs {
-				fs[i] = &Future[int]{ctx: WithPriority(context.Background(), i%8), index: -1}
-				q.push(fs[i])
-			}
-			b.ReportAllocs()
-			b.ResetTimer()
-			for range b.N {
-				q.push(q.pop())
-			}
-		})
+	queues := []struct {
+		name string
+		new  func() queue[int]
+	}{
+		{"fifo", func() queue[int] { return &fifo[int]{} }},
+		{"priority", func() queue[int] { return newPrioQueue[int](time.Millisecond, false) }},
+		{"priority/evict", func() queue[int] { return newPrioQueue[int](time.Millisecond, true) }},
+	}
+	for _, qc := range queues {
+		for _, n := range []int{1e3, 1e5, 1e6} {
+			b.Run(fmt.Sprintf("%s/queued=%d", qc.name, n), func(b *testing.B) {
+				benchQueue(b, qc.new(), n)
+			})
+		}
 	}
 	b.Run("pool-bytes/queued=1e6", func(b *testing.B) {
 		const n = 1e6
@@ -76,6 +76,19 @@ func BenchmarkPriorityQueue(b *testing.B) {
 			b.ReportMetric(queuedBytes(b, n, func(opts ...Option) Pool[int] { return NewPool[int](1, opts...) }), "B/queued-job(pool)")
 		}
 	})
+}
+
+func benchQueue(b *testing.B, q queue[int], n int) {
+	fs := make([]*Future[int], n)
+	for i := range fs {
+		fs[i] = &Future[int]{ctx: WithPriority(context.Background(), i%8), index: -1}
+		q.push(fs[i])
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		q.push(q.pop())
+	}
 }
 
 // queuedBytes returns the heap bytes per job of a pool holding n queued
