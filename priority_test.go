@@ -98,6 +98,22 @@ func submitAll(t *testing.T, p crew.Pool[string], log *prioLog, prios []int) (wa
 	return want
 }
 
+// checkOrder holds p's only worker, queues one job per priority in prios,
+// and checks that they run by priority, first in, first out among equals.
+func checkOrder(t *testing.T, p crew.Pool[string], prios []int) {
+	t.Helper()
+	h := holdWorker(t, p)
+	log := &prioLog{}
+	want := submitAll(t, p, log, prios)
+	close(h.release)
+	if err := p.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := log.order(); !slices.Equal(got, want) {
+		t.Errorf("ran %v, want %v", got, want)
+	}
+}
+
 func TestPriorityOrder(t *testing.T) {
 	tests := []struct {
 		name string
@@ -115,17 +131,7 @@ func TestPriorityOrder(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) { // time stands still: no aging between Submits
-				p := crew.NewPriorityPool[string](1, tt.opts...)
-				h := holdWorker(t, p)
-				log := &prioLog{}
-				want := submitAll(t, p, log, tt.give)
-				close(h.release)
-				if err := p.Close(context.Background()); err != nil {
-					t.Fatal(err)
-				}
-				if got := log.order(); !slices.Equal(got, want) {
-					t.Errorf("ran %v, want %v", got, want)
-				}
+				checkOrder(t, crew.NewPriorityPool[string](1, tt.opts...), tt.give)
 			})
 		})
 	}
@@ -401,17 +407,7 @@ func TestPriorityCancelRemovesQueuedJob(t *testing.T) {
 func TestPrioritySurvivesChain(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		base := crew.NewPriorityPool[string](1)
-		p := crew.Chain[string](base, passGuard{}, passGuard{}) // passGuard: conformance_test.go
-		h := holdWorker(t, p)
-		log := &prioLog{}
-		want := submitAll(t, p, log, []int{0, 3, -1, 3, 7, noPrio})
-		close(h.release)
-		if err := p.Close(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		if got := log.order(); !slices.Equal(got, want) {
-			t.Errorf("through a Chain, ran %v, want %v", got, want)
-		}
+		checkOrder(t, crew.Chain[string](base, passGuard{}, passGuard{}), []int{0, 3, -1, 3, 7, noPrio})
 	})
 }
 
