@@ -391,4 +391,3 @@ func TestPriorityMisuse(t *testing.T) {
 		})
 	}
 }
-
