@@ -191,3 +191,37 @@ func TestHandlerServerErrorCountsAsFailure(t *testing.T) {
 	require.NoError(t, p.Close(context.Background()))
 	require.EqualValues(t, 1, p.Stats().Failed)
 }
+
+func TestHandlerRequestPriority(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := crew.NewPriorityPool[struct{}](1)
+		release := make(chan struct{})
+		_, err := p.Submit(context.Background(), func(context.Context) (struct{}, error) {
+			<-release
+			return struct{}{}, nil
+		})
+		require.NoError(t, err)
+		var order []string
+		h := crew.Handler(p, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			order = append(order, r.URL.Path) // one worker: no race
+		}), crew.WithRequestPriority(func(r *http.Request) int {
+			if r.Header.Get("X-Tier") == "premium" {
+				return 1
+			}
+			return 0
+		}))
+		var wg sync.WaitGroup
+		for _, path := range []string{"/free1", "/premium", "/free2"} {
+			req := httptest.NewRequest(http.MethodGet, path, nil)
+			if path == "/premium" {
+				req.Header.Set("X-Tier", "premium")
+			}
+			wg.Go(func() { h.ServeHTTP(httptest.NewRecorder(), req) })
+			synctest.Wait() // queued in this order
+		}
+		close(release)
+		wg.Wait()
+		require.Equal(t, []string{"/premium", "/free1", "/free2"}, order)
+		require.NoError(t, p.Close(context.Background()))
+	})
+}
