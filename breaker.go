@@ -205,6 +205,7 @@ func (b *Breaker) Trip() {
 func (b *Breaker) Reset() {
 	var ev transitions
 	b.mu.Lock()
+	b.advanceLocked(time.Now(), &ev)
 	b.setLocked(StateClosed, &ev)
 	b.mu.Unlock()
 	b.emit(&ev)
@@ -379,14 +380,17 @@ func (b *Breaker) Done(t Ticket, err error, elapsed time.Duration) {
 // slot it reserved.
 func (b *Breaker) Abandon() {
 	if CircuitState(b.cur.Load()&3) != StateHalfOpen {
-		return
+		return // an open circuit that is due to be half-open has no reservations yet
 	}
+	var ev transitions
 	b.mu.Lock()
+	b.advanceLocked(time.Now(), &ev) // a round past its deadline has failed already
 	if b.state == StateHalfOpen && b.reserved > 0 {
 		b.reserved--
 		b.releaseLocked()
 	}
 	b.mu.Unlock()
+	b.emit(&ev)
 }
 
 // Outcomes as the breaker counts them.
