@@ -274,7 +274,7 @@ func TestBreakerStaleResultsDoNotDecide(t *testing.T) {
 	tests := []struct {
 		name   string
 		change func(b *crew.Breaker) // after the slow call started
-		result error                  // of the slow call
+		result error                 // of the slow call
 		want   crew.CircuitState
 	}{
 		{name: "success from closed does not close half-open", change: tripAndWait, result: nil, want: crew.StateHalfOpen},

@@ -2,8 +2,10 @@ package crew
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -31,15 +33,27 @@ import (
 // token back, and so does an admitted job that never starts.
 //
 // A RateLimiter is safe for concurrent use, and one RateLimiter may guard
-// several pools, which then share its rate. Admit, Start and Done take no
-// lock of their own; Admit and Start take the bucket's lock once or twice.
-// When a token is there, Admit+Start+Done costs about as much as
-// rate.Limiter.Wait and does not allocate; a job that waits allocates a
-// timer.
+// several pools, which then share its rate. When tokens are there,
+// Admit+Start+Done costs about as much as rate.Limiter.Wait (Admit is a
+// few atomic operations, Start one mutex and the bucket's lock) and does
+// not allocate; a job that waits allocates a timer.
 type RateLimiter struct {
 	lim     *rate.Limiter
 	maxWait time.Duration // < 0: no bound of its own, only ctx's deadline
-	pending atomic.Int64  // jobs Admit let through that have not reached Start or Abandon
+
+	// pending counts the jobs Admit let through that have not reached
+	// Start or Abandon. floor (float64 bits) is a lower bound on the tokens
+	// in the bucket: time only adds tokens, and each Start lowers floor by
+	// the one it takes. While pending+1 <= floor, a job will find its token
+	// at once and Admit needs neither the clock nor a lock.
+	pending atomic.Int64
+	floor   atomic.Uint64
+
+	// mu makes Start's taking a token and leaving pending one step, and
+	// the slow path of Admit's reading of both a consistent snapshot, so
+	// that no job is counted twice or not at all. It also orders the
+	// updates of floor. Taken before the bucket's own lock.
+	mu sync.Mutex
 }
 
 // RateLimitOption configures NewRateLimiter.
@@ -74,6 +88,7 @@ func WithMaxWait(d time.Duration) RateLimitOption {
 func NewRateLimiter(limit rate.Limit, burst int, opts ...RateLimitOption) *RateLimiter {
 	checkRate("NewRateLimiter", limit, burst)
 	l := &RateLimiter{lim: rate.NewLimiter(limit, burst), maxWait: -1}
+	l.resetFloor(time.Now())
 	for _, o := range opts {
 		if o != nil {
 			o.applyRateLimit(l)
@@ -92,33 +107,70 @@ func (l *RateLimiter) Burst() int { return l.lim.Burst() }
 // Jobs already waiting for a token keep the time they were given. It panics
 // if limit is negative or NaN, or finite while the burst is 0.
 func (l *RateLimiter) SetLimit(limit rate.Limit) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	checkRate("SetLimit", limit, l.lim.Burst())
-	l.lim.SetLimit(limit)
+	now := time.Now()
+	l.lim.SetLimitAt(now, limit)
+	l.resetFloor(now)
 }
 
-// SetBurst changes the bucket size from now on. It panics if burst is
-// negative, or 0 while the limit is finite.
+// SetBurst changes the bucket size from now on; tokens above it are lost.
+// It panics if burst is negative, or 0 while the limit is finite.
 func (l *RateLimiter) SetBurst(burst int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	checkRate("SetBurst", l.lim.Limit(), burst)
-	l.lim.SetBurst(burst)
+	now := time.Now()
+	l.lim.SetBurstAt(now, burst)
+	l.resetFloor(now)
 }
 
 // Admit implements Guard. It never waits; see RateLimiter.
 func (l *RateLimiter) Admit(ctx context.Context) error {
-	n := l.pending.Add(1)
-	if l.maxWait < 0 {
-		if _, ok := ctx.Deadline(); !ok {
-			return nil // nothing to estimate against
+	bounded := l.maxWait >= 0
+	if !bounded {
+		_, bounded = ctx.Deadline()
+	}
+	for {
+		p := l.pending.Load()
+		if !bounded || float64(p+1) <= l.getFloor() {
+			if l.pending.CompareAndSwap(p, p+1) {
+				return nil // no bound to check, or the token is there
+			}
+			continue
+		}
+		if err := l.admitSlow(ctx); err != errRetry {
+			return err
 		}
 	}
+}
+
+// errRetry tells Admit that pending moved while admitSlow estimated.
+var errRetry = errors.New("retry")
+
+// admitSlow estimates when the next job's token comes and admits it if that
+// is within its bound.
+func (l *RateLimiter) admitSlow(ctx context.Context) error {
 	now := time.Now()
 	budget, _ := l.budget(ctx, now)
-	delay := l.estimate(now, n)
-	if delay <= budget {
-		return nil
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.resetFloor(now)
+	tokens := l.getFloor()
+	p := l.pending.Load()
+	need := float64(p+1) - tokens
+	var delay time.Duration
+	if need > 0 {
+		delay = tokenDelay(need, l.lim.Limit())
 	}
-	l.pending.Add(-1)
-	return rateLimited(delay, budget)
+	if delay > budget {
+		return rateLimited(delay, budget)
+	}
+	if !l.pending.CompareAndSwap(p, p+1) {
+		return errRetry // an Admit or Abandon without the lock got in between
+	}
+	return nil
 }
 
 // Start implements Guard: it takes a token, waiting for it until ctx ends.
@@ -128,16 +180,20 @@ func (l *RateLimiter) Start(ctx context.Context) (Ticket, error) {
 		return 0, err
 	}
 	now := time.Now()
+	l.mu.Lock()
+	l.setFloor(l.getFloor() - 1)
+	l.pending.Add(-1)
 	if l.lim.AllowN(now, 1) {
-		l.pending.Add(-1)
+		l.mu.Unlock()
 		return 0, nil
 	}
 	if l.lim.Limit() <= 0 {
-		l.pending.Add(-1)
+		l.setFloor(l.getFloor() + 1) // no token taken
+		l.mu.Unlock()
 		return 0, rateLimited(rate.InfDuration, 0) // no token will come
 	}
 	r := l.lim.ReserveN(now, 1)
-	l.pending.Add(-1)
+	l.mu.Unlock()
 	if !r.OK() {
 		return 0, rateLimited(rate.InfDuration, 0) // burst 0 and a finite limit, set concurrently
 	}
@@ -146,7 +202,7 @@ func (l *RateLimiter) Start(ctx context.Context) (Ticket, error) {
 		return 0, nil
 	}
 	if budget, bounded := l.budget(ctx, now); bounded && delay > budget {
-		r.CancelAt(now)
+		r.CancelAt(now) // the floor stays a lower bound: it does not rise
 		return 0, rateLimited(delay, budget)
 	}
 	t := time.NewTimer(delay)
@@ -168,6 +224,19 @@ func (l *RateLimiter) Done(Ticket, error, time.Duration) {}
 // Admit estimates from. It took no token.
 func (l *RateLimiter) Abandon() { l.pending.Add(-1) }
 
+// resetFloor sets floor to the tokens in the bucket now, or +Inf when the
+// limit is infinite. Requires mu held, or l not shared yet.
+func (l *RateLimiter) resetFloor(now time.Time) {
+	if l.lim.Limit() == rate.Inf {
+		l.setFloor(math.Inf(1))
+		return
+	}
+	l.setFloor(min(l.lim.TokensAt(now), float64(l.lim.Burst())))
+}
+
+func (l *RateLimiter) getFloor() float64  { return math.Float64frombits(l.floor.Load()) }
+func (l *RateLimiter) setFloor(f float64) { l.floor.Store(math.Float64bits(f)) }
+
 // budget returns how long a job with ctx may wait for a token from now, and
 // whether there is a bound at all.
 func (l *RateLimiter) budget(ctx context.Context, now time.Time) (time.Duration, bool) {
@@ -181,23 +250,10 @@ func (l *RateLimiter) budget(ctx context.Context, now time.Time) (time.Duration,
 	return budget, bounded
 }
 
-// estimate returns how long from now the n-th job in line (counting the
-// admitted jobs that have not started) waits for its token, assuming they
-// start in order and nobody else draws from the bucket. Jobs waiting in
-// Start already hold reservations, which show as negative tokens.
-func (l *RateLimiter) estimate(now time.Time, n int64) time.Duration {
-	limit := l.lim.Limit()
-	if limit == rate.Inf {
-		return 0
-	}
-	need := float64(n) - l.lim.TokensAt(now)
-	return tokenDelay(need, limit)
-}
-
 // tokenDelay is how long limit takes to produce need tokens: 0 if none are
 // needed, rate.InfDuration if never.
 func tokenDelay(need float64, limit rate.Limit) time.Duration {
-	if need <= 0 {
+	if need <= 0 || limit == rate.Inf {
 		return 0
 	}
 	if limit <= 0 {
