@@ -2,7 +2,6 @@ package crew_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -369,20 +368,3 @@ func TestRateLimiterRetryAfterIsWhenItFits(t *testing.T) {
 }
 
 var _ crew.Guard = (*crew.RateLimiter)(nil)
-
-func ExampleRateLimiter_retryAfter() {
-	l := crew.NewRateLimiter(1, 1, crew.WithMaxWait(0))
-	p := crew.Chain(crew.NewPool[string](1), l)
-	defer p.Close(context.Background())
-	for range 2 {
-		_, err := p.Submit(context.Background(), func(context.Context) (string, error) { return "ok", nil })
-		if re, ok := errors.AsType[*crew.RejectedError](err); ok {
-			fmt.Printf("rejected by %s, retry after %v\n", re.Guard, re.RetryAfter.Round(100*time.Millisecond))
-		} else {
-			fmt.Println("accepted")
-		}
-	}
-	// Output:
-	// accepted
-	// rejected by ratelimit, retry after 1s
-}
