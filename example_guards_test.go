@@ -77,9 +77,7 @@ func ExampleNewBreaker() {
 func ExampleBreaker_Execute() {
 	b := crew.NewBreaker(crew.BreakerConfig{FailureThreshold: 1})
 	err := b.Execute(context.Background(), func(context.Context) error {
-		var m map[string]int
-		m["x"] = 1 // panics
-		return nil
+		panic("a bug in the client library")
 	})
 	var pe *crew.PanicError
 	fmt.Println(errors.As(err, &pe), b.State())
