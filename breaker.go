@@ -54,10 +54,11 @@ type BreakerConfig struct {
 	// have succeeded in a row.
 	HalfOpenMaxRequests int
 
-	// ProbeTimeout bounds a half-open round (default ResetTimeout): once a
-	// probe slot has been taken, if the round is still undecided this long
-	// after (a probe hangs, or waits in a queue), the round counts as failed
-	// and the circuit opens again. Probes that report later are ignored.
+	// ProbeTimeout bounds a half-open round (default ResetTimeout): when
+	// probe slots have been in use without a break for this long and the
+	// round is still undecided (a probe hangs, or waits in a queue), the
+	// round counts as failed and the circuit opens again, as of that moment.
+	// Probes that report later are ignored.
 	ProbeTimeout time.Duration
 
 	// FailureRatio, when above 0, replaces FailureThreshold: the circuit

@@ -16,21 +16,23 @@ import (
 // length w, at most burst + limit*w jobs behind it start. It is a token
 // bucket (golang.org/x/time/rate) refilled at limit tokens a second and
 // holding at most burst tokens; a job takes one token when a worker is about
-// to start it, waiting for it if need be.
+// to start it, waiting for it if need be, so tokens pace starts, not Submits.
 //
-// At Submit (Admit) it never waits: it estimates when the job's token would
+// At Submit (Admit) it never waits. It works out when the job's token would
 // come, from the tokens in the bucket now and the jobs admitted before it
-// that have not started, and rejects the job at once with a *RejectedError
-// matching ErrRateLimited if that is later than the job's ctx deadline or
-// WithMaxWait allows. RetryAfter is then how much later the job would have
-// fit, at the current backlog. A job without a deadline and without
-// WithMaxWait is always admitted.
+// that have not started yet (taking them to start in order as their tokens
+// come), and if that is later than the job's ctx deadline or WithMaxWait
+// allows, it rejects the job at once with a *RejectedError matching
+// ErrRateLimited. Its RetryAfter is how much later the job would have fit
+// at the current backlog. A job with neither a deadline nor WithMaxWait is
+// always admitted.
 //
 // At start (Start) it takes the token, waiting for it on a timer until ctx
-// ends. If the wait would pass ctx's deadline or the max wait (the estimate
-// at Submit can be wrong: SetLimit, other users of the bucket) it refuses
-// the job at once with ErrRateLimited. A wait that ends with ctx gives its
-// token back, and so does an admitted job that never starts.
+// ends. If the wait would pass ctx's deadline or the max wait (the picture
+// at Submit changed: SetLimit lowered the rate) it refuses the job at once
+// with ErrRateLimited and puts the token back. A wait that ctx ends gives
+// its token back to the jobs behind it, and an admitted job that never
+// starts gives up its place in line; neither counts against the limit.
 //
 // A RateLimiter is safe for concurrent use, and one RateLimiter may guard
 // several pools, which then share its rate. When tokens are there,
