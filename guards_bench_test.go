@@ -145,7 +145,19 @@ func BenchmarkPoolChain(b *testing.B) {
 			return Chain[int](NewPool[int](runtime.GOMAXPROCS(0)), NewRateLimiter(plentyRate, plentyBurst), NewBreaker(BreakerConfig{}))
 		}},
 	} {
-		b.Run(tt.name, func(b *testing.B) {
+		b.Run("serial/"+tt.name, func(b *testing.B) {
+			p := tt.pool()
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := Do(ctx, p, job); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			_ = p.Close(ctx)
+		})
+		b.Run("parallel/"+tt.name, func(b *testing.B) {
 			p := tt.pool()
 			ctx := context.Background()
 			b.ReportAllocs()
@@ -168,7 +180,7 @@ func BenchmarkPoolChain(b *testing.B) {
 // -benchtime=20000x for 2 s of starts.
 func BenchmarkRateLimiterPrecision(b *testing.B) {
 	const limit = 10_000
-	p := Chain[int](NewPool[int](64), NewRateLimiter(limit, 1))
+	p := Chain[int](NewPool[int](256), NewRateLimiter(limit, 1))
 	var mu sync.Mutex
 	var first, last time.Time
 	job := func(context.Context) (int, error) {
@@ -193,4 +205,32 @@ func BenchmarkRateLimiterPrecision(b *testing.B) {
 		b.ReportMetric(got, "starts/s")
 		b.ReportMetric(100*(got-limit)/limit, "err%")
 	}
+}
+
+// BenchmarkGuardPath isolates what Chain(limiter, breaker) adds to a job's
+// path through a pool: the guards' Admit at Submit, and runJob with the
+// guards (their Start and Done, and the clock read for elapsed) instead of
+// without. The pool's own queueing and hand-off, which dominate
+// BenchmarkPoolChain and make it noisy, are left out.
+func BenchmarkGuardPath(b *testing.B) {
+	ctx := context.Background()
+	job := func(context.Context) (int, error) { return 1, nil }
+	b.Run("no guards", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_, _, _ = runJob(ctx, job, nil)
+		}
+	})
+	b.Run("limiter, breaker", func(b *testing.B) {
+		guards := []Guard{NewRateLimiter(plentyRate, plentyBurst), NewBreaker(BreakerConfig{})}
+		b.ReportAllocs()
+		for b.Loop() {
+			for _, g := range guards {
+				if g.Admit(ctx) != nil {
+					b.Fatal("refused")
+				}
+			}
+			_, _, _ = runJob(ctx, job, guards)
+		}
+	})
 }
