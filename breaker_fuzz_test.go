@@ -395,3 +395,71 @@ func TestBreakerHammerProbes(t *testing.T) {
 		t.Fatal("no probe ran: the test checked nothing")
 	}
 }
+
+// TestGuardsHammer submits, cancels, panics and closes concurrently through
+// Chain(pool, limiter, breaker), and then checks the books: every accepted
+// job resolved, the pool's counters add up, the limiter's backlog is empty
+// (each admitted job reached Start or Abandon once) and the breaker holds
+// no reserved probe slot.
+func TestGuardsHammer(t *testing.T) {
+	l := NewRateLimiter(200_000, 20, WithMaxWait(time.Millisecond))
+	b := NewBreaker(BreakerConfig{FailureThreshold: 3, ResetTimeout: 200 * time.Microsecond, HalfOpenMaxRequests: 2})
+	p := Chain[int](NewPool[int](4, WithQueueSize(16)), l, b)
+	var mu sync.Mutex
+	var futures []*Future[int]
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 400 {
+				ctx, cancel := context.WithCancel(context.Background())
+				f, err := p.Submit(ctx, func(ctx context.Context) (int, error) {
+					switch (g + i) % 7 {
+					case 0:
+						return 0, errors.New("boom")
+					case 1:
+						panic("boom")
+					case 2:
+						return 0, ctx.Err()
+					}
+					return i, nil
+				})
+				if i%5 == 0 {
+					cancel()
+				}
+				if err == nil {
+					mu.Lock()
+					futures = append(futures, f)
+					mu.Unlock()
+				} else if _, ok := errors.AsType[*RejectedError](err); !ok && !errors.Is(err, ErrClosed) && !errors.Is(err, context.Canceled) {
+					t.Errorf("Submit: unexpected %v", err)
+				}
+				if g == 0 && i == 300 {
+					go p.Close(context.Background()) // races the other Submits
+				}
+				defer cancel()
+			}
+		})
+	}
+	wg.Wait()
+	if err := p.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range futures {
+		if _, ok := f.Result(); !ok {
+			t.Fatal("an accepted job never resolved")
+		}
+	}
+	s := p.Stats()
+	if s.Submitted != s.Completed+s.Canceled || s.Submitted != uint64(len(futures)) {
+		t.Fatalf("stats do not add up: %+v, %d futures", s, len(futures))
+	}
+	if n := l.pending.Load(); n != 0 {
+		t.Fatalf("the limiter's backlog is %d after Close, want 0", n)
+	}
+	b.mu.Lock()
+	reserved := b.reserved
+	b.mu.Unlock()
+	if reserved != 0 {
+		t.Fatalf("the breaker holds %d reserved probe slots after Close, want 0", reserved)
+	}
+}
