@@ -413,6 +413,7 @@ func TestBreakerProbeSlotIsReleased(t *testing.T) {
 			cancel()
 			_, err = queued.Wait(context.Background())
 			require.ErrorIs(t, err, context.Canceled)
+			synctest.Wait() // the engine tells the guards after it resolves the Future
 			probe, err := p.Submit(context.Background(), job)
 			require.NoError(t, err, "the slot was given back")
 			close(release) // the first job's failure is stale: it started while closed

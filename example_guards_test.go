@@ -21,7 +21,7 @@ func ExampleNewRateLimiter() {
 	for i := range 3 {
 		_, err := p.Submit(context.Background(), func(context.Context) (string, error) { return "ok", nil })
 		if re, ok := errors.AsType[*crew.RejectedError](err); ok {
-			fmt.Printf("job %d: rejected by %s, retry after %v\n", i, re.Guard, re.RetryAfter.Round(100*time.Millisecond))
+			fmt.Printf("job %d: rejected by %s, retry after %v\n", i, re.Guard, re.RetryAfter.Round(time.Second))
 			continue
 		}
 		fmt.Printf("job %d: accepted\n", i)

@@ -215,6 +215,7 @@ func TestRateLimiterJobThatNeverStartsLeavesTheLine(t *testing.T) {
 		cancel()
 		_, err = queued.Wait(context.Background())
 		require.ErrorIs(t, err, context.Canceled)
+		synctest.Wait() // the engine tells the guards after it resolves the Future
 		_, err = p.Submit(context.Background(), func(context.Context) (int, error) { return 0, nil })
 		assert.NoError(t, err, "second in line again")
 		close(release)
