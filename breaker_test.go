@@ -147,11 +147,7 @@ func TestBreakerOpenRejectsAtSubmit(t *testing.T) {
 		t0 := time.Now()
 		_, err := p.Submit(context.Background(), func(context.Context) (int, error) { ran = true; return 1, nil })
 		assert.Equal(t, t0, time.Now(), "Submit waited")
-		var re *crew.RejectedError
-		require.ErrorAs(t, err, &re)
-		assert.ErrorIs(t, err, crew.ErrCircuitOpen)
-		assert.Equal(t, "breaker", re.Guard)
-		assert.Equal(t, 7*time.Second, re.RetryAfter)
+		assertRejected(t, err, "breaker", crew.ErrCircuitOpen, 7*time.Second)
 		closePool(t, p)
 		assert.False(t, ran)
 		assert.Equal(t, uint64(1), p.Stats().Rejected)
@@ -196,9 +192,7 @@ func TestBreakerHalfOpenAdmitsExactlyMaxProbes(t *testing.T) {
 						continue
 					}
 					rejected++
-					var re *crew.RejectedError
-					require.ErrorAs(t, err, &re)
-					assert.ErrorIs(t, err, crew.ErrCircuitOpen)
+					assertRejected(t, err, "breaker", crew.ErrCircuitOpen, 0)
 				}
 				synctest.Wait()
 				assert.Equal(t, max, accepted)
@@ -354,10 +348,7 @@ func TestBreakerHungProbeIsBounded(t *testing.T) {
 				assert.Equal(t, crew.StateHalfOpen, b.State())
 				time.Sleep(time.Nanosecond)
 				assert.Equal(t, crew.StateOpen, b.State(), "the round failed")
-				err := b.Execute(context.Background(), succeed)
-				var re *crew.RejectedError
-				require.ErrorAs(t, err, &re)
-				assert.Equal(t, 10*time.Second, re.RetryAfter)
+				assertRejected(t, b.Execute(context.Background(), succeed), "breaker", crew.ErrCircuitOpen, 10*time.Second)
 				time.Sleep(10 * time.Second)
 				require.ErrorIs(t, b.Execute(context.Background(), fail), errBoom) // a new probe fails...
 				close(release)
@@ -442,11 +433,7 @@ func TestBreakerJobsQueuedBeforeOpenFailAtStart(t *testing.T) {
 		_, err = first.Wait(context.Background())
 		require.ErrorIs(t, err, errBoom)
 		_, err = queued.Wait(context.Background())
-		var re *crew.RejectedError
-		require.ErrorAs(t, err, &re)
-		assert.ErrorIs(t, err, crew.ErrCircuitOpen)
-		assert.Equal(t, "breaker", re.Guard)
-		assert.Equal(t, 10*time.Second, re.RetryAfter)
+		assertRejected(t, err, "breaker", crew.ErrCircuitOpen, 10*time.Second)
 		closePool(t, p)
 		assert.False(t, ran)
 		assert.Equal(t, uint64(1), p.Stats().Canceled)
@@ -484,10 +471,7 @@ func TestBreakerTripAndReset(t *testing.T) {
 		b.Trip()
 		time.Sleep(30 * time.Second)
 		b.Trip() // again: open for a full ResetTimeout from now
-		err := b.Execute(context.Background(), succeed)
-		var re *crew.RejectedError
-		require.ErrorAs(t, err, &re)
-		assert.Equal(t, time.Minute, re.RetryAfter)
+		assertRejected(t, b.Execute(context.Background(), succeed), "breaker", crew.ErrCircuitOpen, time.Minute)
 		b.Reset()
 		assert.Equal(t, crew.StateClosed, b.State())
 		require.NoError(t, b.Execute(context.Background(), succeed))
@@ -600,11 +584,11 @@ func TestBreakerSlowCalls(t *testing.T) {
 }
 
 func TestBreakerName(t *testing.T) {
-	b := crew.NewBreaker(crew.BreakerConfig{Name: "payments"})
-	b.Trip()
-	var re *crew.RejectedError
-	require.ErrorAs(t, b.Execute(context.Background(), succeed), &re)
-	assert.Equal(t, "payments", re.Guard)
+	synctest.Test(t, func(t *testing.T) {
+		b := crew.NewBreaker(crew.BreakerConfig{Name: "payments"})
+		b.Trip()
+		assertRejected(t, b.Execute(context.Background(), succeed), "payments", crew.ErrCircuitOpen, 30*time.Second)
+	})
 }
 
 func TestBreakerPanicsOnMisuse(t *testing.T) {

@@ -50,6 +50,17 @@ func (l *startLog) offsets(t0 time.Time) []time.Duration {
 	return d
 }
 
+// assertRejected checks guarantee 11 on err: a *RejectedError from guard,
+// matching sentinel with errors.Is, with RetryAfter after.
+func assertRejected(t *testing.T, err error, guard string, sentinel error, after time.Duration) {
+	t.Helper()
+	var re *crew.RejectedError
+	require.ErrorAs(t, err, &re)
+	assert.ErrorIs(t, err, sentinel)
+	assert.Equal(t, guard, re.Guard)
+	assert.Equal(t, after, re.RetryAfter)
+}
+
 func closePool[T any](t *testing.T, p crew.Pool[T]) {
 	t.Helper()
 	require.NoError(t, p.Close(context.Background()))
@@ -159,11 +170,7 @@ func TestRateLimiterSubmitRejectsAtOnce(t *testing.T) {
 				assert.Equal(t, t0, time.Now(), "Submit waited")
 				assert.Len(t, rejected, 6-tt.admitted)
 				for _, err := range rejected {
-					var re *crew.RejectedError
-					require.ErrorAs(t, err, &re)
-					assert.ErrorIs(t, err, crew.ErrRateLimited)
-					assert.Equal(t, "ratelimit", re.Guard)
-					assert.Equal(t, tt.wantAfter, re.RetryAfter)
+					assertRejected(t, err, "ratelimit", crew.ErrRateLimited, tt.wantAfter)
 				}
 				closePool(t, p)
 				assert.Len(t, log.times(), tt.admitted, "only admitted jobs run")
@@ -239,10 +246,7 @@ func TestRateLimiterStartRefusesAWaitTooLong(t *testing.T) {
 		l.SetLimit(1) // the second job's token now comes in 1s
 		close(release)
 		_, err = f.Wait(context.Background())
-		var re *crew.RejectedError
-		require.ErrorAs(t, err, &re)
-		assert.ErrorIs(t, err, crew.ErrRateLimited)
-		assert.Equal(t, 850*time.Millisecond, re.RetryAfter)
+		assertRejected(t, err, "ratelimit", crew.ErrRateLimited, 850*time.Millisecond)
 		closePool(t, p)
 		assert.False(t, ran)
 		assert.Equal(t, uint64(1), p.Stats().Canceled)
@@ -295,10 +299,7 @@ func TestRateLimiterZeroLimit(t *testing.T) {
 		}
 		closePool(t, p)
 		_, err := futures[2].Wait(context.Background())
-		var re *crew.RejectedError
-		require.ErrorAs(t, err, &re)
-		assert.ErrorIs(t, err, crew.ErrRateLimited)
-		assert.Zero(t, re.RetryAfter, "no token will come")
+		assertRejected(t, err, "ratelimit", crew.ErrRateLimited, 0) // no token will come
 		assert.Len(t, log.times(), 2)
 	})
 }
