@@ -2,9 +2,10 @@ module github.com/crew-go/crew
 
 go 1.26.0
 
-require go.uber.org/goleak v1.3.0
-
 require (
 	github.com/stretchr/testify v1.12.1
-	go.yaml.in/yaml/v3 v3.0.5 // indirect
+	go.uber.org/goleak v1.3.0
+	golang.org/x/time v0.16.0
 )
+
+require go.yaml.in/yaml/v3 v3.0.5 // indirect
