@@ -18,6 +18,7 @@ import (
 	"github.com/crew-go/crew"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/time/rate"
 )
 
 // poolKind builds a pool of one kind with at most workers running jobs.
@@ -30,6 +31,10 @@ var poolKinds = []poolKind{
 	{"pool", func(w int, o ...crew.Option) crew.Pool[int] { return crew.NewPool[int](w, o...) }},
 	{"chain", func(w int, o ...crew.Option) crew.Pool[int] {
 		return crew.Chain[int](crew.NewPool[int](w, o...), passGuard{}, passGuard{})
+	}},
+	{"limiter-breaker-chain", func(w int, o ...crew.Option) crew.Pool[int] {
+		return crew.Chain[int](crew.NewPool[int](w, o...),
+			crew.NewRateLimiter(rate.Limit(1e6), 1000), crew.NewBreaker(crew.BreakerConfig{}))
 	}},
 	{"foreign-chain", func(w int, o ...crew.Option) crew.Pool[int] {
 		return crew.Chain[int](foreignPool[int]{crew.NewPool[int](w, o...)}, passGuard{})
@@ -618,7 +623,8 @@ func chaosRound(t *testing.T, k poolKind, seed uint64) {
 			continue
 		}
 		// Never ran: cancelled while queued, or Close gave up on it.
-		require.True(t, errors.Is(err, context.Canceled) || errors.Is(err, crew.ErrClosed),
+		var rej *crew.RejectedError // a guard may refuse it at start
+		require.True(t, errors.Is(err, context.Canceled) || errors.Is(err, crew.ErrClosed) || errors.As(err, &rej),
 			"job %d never ran but resolved with %v", s.id, err)
 	}
 	for id := range runs {
