@@ -34,6 +34,13 @@ type engine[T any] struct {
 	idleTimeout     time.Duration // 0: workers never retire
 	ctl             controller    // nil: the limit stays at max
 
+	// Scale events for onScale (nil: none). scaleGen counts changes of
+	// workers or limit; scaleSeen is the last one reported; notifying is set
+	// while one goroutine runs onScale, outside mu.
+	onScale             func(workers, limit int)
+	scaleGen, scaleSeen uint64
+	notifying           bool
+
 	workers int        // alive
 	busy    int        // running a job
 	claims  int        // workers woken or started that have not taken the lock yet
@@ -63,9 +70,11 @@ type queue[T any] interface {
 
 // controller moves the engine's concurrency limit from observed outcomes.
 type controller interface {
-	// observe reports one finished job; it returns the new limit. It is
-	// called with mu held and must be quick.
-	observe(elapsed time.Duration, err error, limit int) int
+	// observe reports one job that ran: how long it ran, its error, the
+	// limit, and how many jobs were running as it finished (itself
+	// included). It returns the new limit. It is called with mu held and
+	// must be quick.
+	observe(elapsed time.Duration, err error, limit, busy int) int
 }
 
 func newEngine[T any](q queue[T], c *config, min, max int) *engine[T] {
@@ -207,6 +216,7 @@ func (e *engine[T]) startWorkerLocked() {
 	e.all.pushAll(w)
 	e.workers++
 	e.claims++
+	e.scaleGen++
 	go e.work(w)
 }
 
@@ -260,23 +270,40 @@ func (e *engine[T]) work(w *worker) {
 			e.goexit(w, current) // the job called runtime.Goexit
 		}
 	}()
+	e.notifyScale() // this worker's start
+	scaled := false // this worker moved the limit and has not reported it
 	e.mu.Lock()
 	e.claims--
 	for {
+		if e.workers > e.limit {
+			break // the limit dropped: retire
+		}
 		f := e.q.pop()
 		if f != nil {
 			f.queued = false
 			e.busy++
 			e.grantWaitersLocked()
 			e.mu.Unlock()
+			if scaled {
+				scaled = false
+				e.notifyScale()
+			}
 			current = f
-			v, err, kind := e.run(w, f)
+			v, err, kind, elapsed := e.run(w, f)
 			current = nil
 			e.mu.Lock()
+			busy := e.busy
 			e.finishLocked(f, v, err, kind)
-			if e.workers > e.limit {
-				break // the limit dropped: retire
+			if e.ctl != nil && kind != outcomeCanceled {
+				scaled = e.setLimitLocked(e.ctl.observe(elapsed, err, e.limit, busy)) || scaled
 			}
+			continue
+		}
+		if scaled {
+			scaled = false
+			e.mu.Unlock()
+			e.notifyScale()
+			e.mu.Lock()
 			continue
 		}
 		if e.state != stateOpen {
@@ -289,6 +316,51 @@ func (e *engine[T]) work(w *worker) {
 	e.retireLocked(w)
 	e.mu.Unlock()
 	exited = true
+	e.notifyScale() // this worker's exit
+}
+
+// setLimitLocked moves the limit to n, clamped to [max(min, 1), max], and
+// reports whether it changed. A higher limit starts workers for queued jobs
+// at once; under a lower one, idle workers above it are woken to retire and
+// busy ones retire as they finish. Requires mu held.
+func (e *engine[T]) setLimitLocked(n int) bool {
+	n = min(max(n, e.min, 1), e.max)
+	if n == e.limit {
+		return false
+	}
+	e.limit = n
+	e.scaleGen++
+	for surplus := e.workers - n; surplus > 0 && e.idle.n > 0; surplus-- {
+		e.claims++ // claimed like a dispatch; the worker retires at once
+		e.idle.pop().wake <- struct{}{}
+	}
+	e.dispatchLocked()
+	return true
+}
+
+// notifyScale reports the latest workers and limit to onScale, with mu
+// released. One goroutine at a time runs onScale, so reports arrive in
+// order; a change made while another goroutine reports (also from inside
+// onScale, which may call back into the pool) is reported by that goroutine
+// when its call returns. Close waits for a running report (see
+// checkDrainedLocked). Without onScale it does nothing. Must be called with
+// mu released.
+func (e *engine[T]) notifyScale() {
+	if e.onScale == nil {
+		return
+	}
+	e.mu.Lock()
+	for !e.notifying && e.scaleSeen != e.scaleGen && e.state != stateDone {
+		e.notifying = true
+		e.scaleSeen = e.scaleGen
+		workers, limit := e.workers, e.limit
+		e.mu.Unlock()
+		e.onScale(workers, limit)
+		e.mu.Lock()
+		e.notifying = false
+	}
+	e.checkDrainedLocked()
+	e.mu.Unlock()
 }
 
 // park waits for a wake-up, and reports false if the worker should retire
@@ -296,8 +368,12 @@ func (e *engine[T]) work(w *worker) {
 func (e *engine[T]) park(w *worker) bool {
 	e.idle.push(w)
 	for {
+		timeout := e.idleTimeout
+		if e.workers <= e.min {
+			timeout = 0 // cannot retire: sleep without a timer
+		}
 		e.mu.Unlock()
-		woken := w.sleep(e.idleTimeout)
+		woken := w.sleep(timeout)
 		e.mu.Lock()
 		if woken {
 			e.claims--
@@ -320,6 +396,7 @@ func (e *engine[T]) park(w *worker) bool {
 func (e *engine[T]) retireLocked(w *worker) {
 	e.all.removeAll(w)
 	e.workers--
+	e.scaleGen++
 	if w.timer != nil {
 		w.timer.Stop()
 	}
@@ -385,10 +462,10 @@ func (e *engine[T]) giveUp(err error) {
 	}
 }
 
-// checkDrainedLocked ends a closing pool once nothing is left to run.
-// Requires mu held.
+// checkDrainedLocked ends a closing pool once nothing is left to run and
+// no onScale call is running. Requires mu held.
 func (e *engine[T]) checkDrainedLocked() {
-	if e.state == stateClosing && e.workers == 0 && e.q.len() == 0 {
+	if e.state == stateClosing && e.workers == 0 && e.q.len() == 0 && !e.notifying {
 		e.state = stateDone
 		e.stopCancel()
 		close(e.drained)
@@ -411,27 +488,28 @@ func (e *engine[T]) stats() Stats {
 	}
 }
 
-// run runs one job with its guards and reports its outcome.
-func (e *engine[T]) run(w *worker, f *Future[T]) (v T, err error, kind outcome) {
+// run runs one job with its guards and reports its outcome, and, when a
+// controller needs it, how long the job itself ran.
+func (e *engine[T]) run(w *worker, f *Future[T]) (v T, err error, kind outcome, elapsed time.Duration) {
 	if f.stop != nil {
 		f.stop()
 		if err := f.ctx.Err(); err != nil {
 			abandon(f.guards)
-			return v, err, outcomeCanceled
+			return v, err, outcomeCanceled, 0
 		}
 	}
 	ctx := e.jobContext(w, f)
 	if f.stop != nil {
 		defer w.release() // the job has a ctx of its own to cancel
 	}
-	v, err, refused := runJob(ctx, f.job, f.guards)
+	v, err, elapsed, refused := runTimed(ctx, f.job, f.guards, e.ctl != nil)
 	if refused {
-		return v, err, outcomeCanceled
+		return v, err, outcomeCanceled, 0
 	}
 	if err != nil {
-		return v, err, outcomeFailed
+		return v, err, outcomeFailed, elapsed
 	}
-	return v, nil, outcomeOK
+	return v, nil, outcomeOK, elapsed
 }
 
 type outcome int
@@ -467,6 +545,7 @@ func (e *engine[T]) goexit(w *worker, f *Future[T]) {
 	}
 	e.retireLocked(w)
 	e.mu.Unlock()
+	e.notifyScale()
 }
 
 // call runs job, turning a panic into a *PanicError.
@@ -484,9 +563,21 @@ func call[T any](ctx context.Context, job Job[T]) (v T, err error) {
 // then each guard's Done, innermost first. refused reports that a guard
 // refused the job at Start: it did not run, and err is the refusal.
 func runJob[T any](ctx context.Context, job Job[T], guards []Guard) (v T, err error, refused bool) {
+	v, err, _, refused = runTimed(ctx, job, guards, false)
+	return v, err, refused
+}
+
+// runTimed is runJob that also reports how long the job ran. Without guards
+// the time is measured only if timed, so a plain pool never reads the clock.
+func runTimed[T any](ctx context.Context, job Job[T], guards []Guard, timed bool) (v T, err error, elapsed time.Duration, refused bool) {
 	if len(guards) == 0 {
+		if !timed {
+			v, err = call(ctx, job)
+			return v, err, 0, false
+		}
+		begin := time.Now()
 		v, err = call(ctx, job)
-		return v, err, false
+		return v, err, time.Since(begin), false
 	}
 	var small [4]Ticket // common chains keep their tickets on the stack
 	tickets := small[:0]
@@ -497,17 +588,17 @@ func runJob[T any](ctx context.Context, job Job[T], guards []Guard) (v T, err er
 				guards[j].Done(tickets[j], gerr, 0)
 			}
 			abandon(guards[i+1:])
-			return v, gerr, true
+			return v, gerr, 0, true
 		}
 		tickets = append(tickets, t)
 	}
 	begin := time.Now()
 	v, err = call(ctx, job)
-	elapsed := time.Since(begin)
+	elapsed = time.Since(begin)
 	for j := len(tickets) - 1; j >= 0; j-- {
 		guards[j].Done(tickets[j], err, elapsed)
 	}
-	return v, err, false
+	return v, err, elapsed, false
 }
 
 // abandon tells guards that their admitted job will not start.
