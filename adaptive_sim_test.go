@@ -285,7 +285,6 @@ func TestAdaptiveLimitRelearnsOverloadedBaseline(t *testing.T) {
 	checkPhases(t, results, phases)
 }
 
-
 // TestAdaptiveLimitRelearnsSlowerDownstream: the downstream becomes twice as
 // slow for good (same capacity). A baseline that could only fall would
 // read that as overload and pin the limit at its floor.
