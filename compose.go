@@ -132,7 +132,7 @@ func (c *chain[T]) Stats() Stats {
 // drops without running is not reported to Abandon.
 func guarded[T any](job Job[T], guards []Guard) Job[T] {
 	return func(ctx context.Context) (T, error) {
-		v, err, _ := runJob(ctx, job, guards)
+		v, _, err := runJob(ctx, job, guards)
 		return v, err
 	}
 }

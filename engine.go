@@ -122,6 +122,9 @@ func (e *engine[T]) submit(ctx context.Context, job Job[T], guards []Guard) (*Fu
 		e.dropLocked(victim, errQueueFull)
 		e.enqueueLocked(f)
 		e.mu.Unlock()
+		if victim.stop != nil {
+			victim.stop()
+		}
 		abandon(victim.guards)
 		return f, nil
 	}
@@ -289,7 +292,7 @@ func (e *engine[T]) work(w *worker) {
 				e.notifyScale()
 			}
 			current = f
-			v, err, kind, elapsed := e.run(w, f)
+			v, kind, elapsed, err := e.run(w, f)
 			current = nil
 			e.mu.Lock()
 			busy := e.busy
@@ -409,6 +412,7 @@ func (e *engine[T]) close(ctx context.Context) error {
 	if ctx == nil {
 		return errNilContext
 	}
+	fromJob := ctx.Value(nestedKey{e}) != nil
 	e.mu.Lock()
 	if e.state == stateOpen {
 		e.state = stateClosing
@@ -423,6 +427,9 @@ func (e *engine[T]) close(ctx context.Context) error {
 		e.checkDrainedLocked()
 	}
 	e.mu.Unlock()
+	if fromJob {
+		return errCloseFromJob // waiting would wait for the caller itself
+	}
 	select {
 	case <-e.drained:
 	case <-ctx.Done():
@@ -490,26 +497,26 @@ func (e *engine[T]) stats() Stats {
 
 // run runs one job with its guards and reports its outcome, and, when a
 // controller needs it, how long the job itself ran.
-func (e *engine[T]) run(w *worker, f *Future[T]) (v T, err error, kind outcome, elapsed time.Duration) {
+func (e *engine[T]) run(w *worker, f *Future[T]) (v T, kind outcome, elapsed time.Duration, err error) {
 	if f.stop != nil {
 		f.stop()
 		if err := f.ctx.Err(); err != nil {
 			abandon(f.guards)
-			return v, err, outcomeCanceled, 0
+			return v, outcomeCanceled, 0, err
 		}
 	}
 	ctx := e.jobContext(w, f)
 	if f.stop != nil {
 		defer w.release() // the job has a ctx of its own to cancel
 	}
-	v, err, elapsed, refused := runTimed(ctx, f.job, f.guards, e.ctl != nil)
+	v, elapsed, refused, err := runTimed(ctx, f.job, f.guards, e.ctl != nil)
 	if refused {
-		return v, err, outcomeCanceled, 0
+		return v, outcomeCanceled, 0, err
 	}
 	if err != nil {
-		return v, err, outcomeFailed, elapsed
+		return v, outcomeFailed, elapsed, err
 	}
-	return v, nil, outcomeOK, elapsed
+	return v, outcomeOK, elapsed, nil
 }
 
 type outcome int
@@ -562,22 +569,22 @@ func call[T any](ctx context.Context, job Job[T]) (v T, err error) {
 // runJob runs job behind guards: each guard's Start in order, then the job,
 // then each guard's Done, innermost first. refused reports that a guard
 // refused the job at Start: it did not run, and err is the refusal.
-func runJob[T any](ctx context.Context, job Job[T], guards []Guard) (v T, err error, refused bool) {
-	v, err, _, refused = runTimed(ctx, job, guards, false)
-	return v, err, refused
+func runJob[T any](ctx context.Context, job Job[T], guards []Guard) (v T, refused bool, err error) {
+	v, _, refused, err = runTimed(ctx, job, guards, false)
+	return v, refused, err
 }
 
 // runTimed is runJob that also reports how long the job ran. Without guards
 // the time is measured only if timed, so a plain pool never reads the clock.
-func runTimed[T any](ctx context.Context, job Job[T], guards []Guard, timed bool) (v T, err error, elapsed time.Duration, refused bool) {
+func runTimed[T any](ctx context.Context, job Job[T], guards []Guard, timed bool) (v T, elapsed time.Duration, refused bool, err error) {
 	if len(guards) == 0 {
 		if !timed {
 			v, err = call(ctx, job)
-			return v, err, 0, false
+			return v, 0, false, err
 		}
 		begin := time.Now()
 		v, err = call(ctx, job)
-		return v, err, time.Since(begin), false
+		return v, time.Since(begin), false, err
 	}
 	var small [4]Ticket // common chains keep their tickets on the stack
 	tickets := small[:0]
@@ -588,7 +595,7 @@ func runTimed[T any](ctx context.Context, job Job[T], guards []Guard, timed bool
 				guards[j].Done(tickets[j], gerr, 0)
 			}
 			abandon(guards[i+1:])
-			return v, gerr, 0, true
+			return v, 0, true, gerr
 		}
 		tickets = append(tickets, t)
 	}
@@ -598,7 +605,7 @@ func runTimed[T any](ctx context.Context, job Job[T], guards []Guard, timed bool
 	for j := len(tickets) - 1; j >= 0; j-- {
 		guards[j].Done(tickets[j], err, elapsed)
 	}
-	return v, err, elapsed, false
+	return v, elapsed, false, err
 }
 
 // abandon tells guards that their admitted job will not start.

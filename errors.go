@@ -50,4 +50,7 @@ var errQueueFull error = &RejectedError{Guard: "queue", Err: ErrQueueFull}
 var (
 	errNilContext = errors.New("crew: Submit called with a nil context.Context (use context.Background())")
 	errNilJob     = errors.New("crew: Submit called with a nil Job")
+	// errCloseFromJob: Close was called with the ctx of one of the pool's
+	// own jobs; it stops intake but cannot wait for the caller itself.
+	errCloseFromJob = errors.New("crew: Close called from one of the pool's own jobs: intake stopped, the pool drains after this job returns")
 )

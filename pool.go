@@ -89,6 +89,8 @@ func (p *WorkerPool[T]) Submit(ctx context.Context, job Job[T]) (*Future[T], err
 // Close is idempotent and safe from any goroutine: every call returns once
 // the pool is done, with the first outcome. When Close returns, every
 // accepted job's Future is resolved and no goroutine of the pool remains.
+// Called from one of the pool's own jobs with that job's ctx, Close stops
+// intake and returns an error at once instead of waiting for itself.
 func (p *WorkerPool[T]) Close(ctx context.Context) error { return p.e.close(ctx) }
 
 // Stats returns a snapshot of the pool's counters.

@@ -1,0 +1,190 @@
+package crew_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/crew-go/crew"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// recGuard records the calls crew makes, and refuses when told to.
+type recGuard struct {
+	name       string
+	log        *callLog
+	admitErr   error
+	startErr   error
+	lastErr    error
+	lastTicket crew.Ticket
+}
+
+type callLog struct {
+	mu    sync.Mutex
+	calls []string
+}
+
+func (l *callLog) add(s string) {
+	l.mu.Lock()
+	l.calls = append(l.calls, s)
+	l.mu.Unlock()
+}
+
+func (l *callLog) take() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	c := l.calls
+	l.calls = nil
+	return c
+}
+
+func (g *recGuard) Admit(context.Context) error {
+	g.log.add(g.name + ".Admit")
+	return g.admitErr
+}
+
+func (g *recGuard) Start(context.Context) (crew.Ticket, error) {
+	g.log.add(g.name + ".Start")
+	return 42, g.startErr
+}
+
+func (g *recGuard) Done(t crew.Ticket, err error, _ time.Duration) {
+	g.log.add(g.name + ".Done")
+	g.lastTicket, g.lastErr = t, err
+}
+
+func (g *recGuard) Abandon() { g.log.add(g.name + ".Abandon") }
+
+func TestChainGuardProtocol(t *testing.T) {
+	refused := &crew.RejectedError{Guard: "b", Err: errors.New("no")}
+	tests := []struct {
+		name      string
+		admitErrB error
+		startErrB error
+		jobErr    error
+		want      []string
+		wantErr   error
+		wantStats crew.Stats
+	}{
+		{
+			name:      "success",
+			want:      []string{"a.Admit", "b.Admit", "a.Start", "b.Start", "b.Done", "a.Done"},
+			wantStats: crew.Stats{Submitted: 1, Completed: 1},
+		},
+		{
+			name:      "job error reaches Done",
+			jobErr:    errors.New("job failed"),
+			want:      []string{"a.Admit", "b.Admit", "a.Start", "b.Start", "b.Done", "a.Done"},
+			wantStats: crew.Stats{Submitted: 1, Completed: 1, Failed: 1},
+		},
+		{
+			name:      "refused at admit",
+			admitErrB: refused,
+			want:      []string{"a.Admit", "b.Admit", "a.Abandon"},
+			wantErr:   refused,
+			wantStats: crew.Stats{Rejected: 1},
+		},
+		{
+			name:      "refused at start",
+			startErrB: refused,
+			want:      []string{"a.Admit", "b.Admit", "a.Start", "b.Start", "a.Done"},
+			wantErr:   refused,
+			wantStats: crew.Stats{Submitted: 1, Canceled: 1},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, k := range []string{"engine", "foreign"} {
+				t.Run(k, func(t *testing.T) {
+					log := &callLog{}
+					a := &recGuard{name: "a", log: log}
+					b := &recGuard{name: "b", log: log, admitErr: tt.admitErrB, startErr: tt.startErrB}
+					var base crew.Pool[int] = crew.NewPool[int](1)
+					if k == "foreign" {
+						base = foreignPool[int]{base}
+					}
+					p := crew.Chain(base, a, b)
+					_, err := crew.Do(context.Background(), p, func(context.Context) (int, error) {
+						log.add("job")
+						return 0, tt.jobErr
+					})
+					if tt.wantErr != nil {
+						require.ErrorIs(t, err, tt.wantErr)
+					} else {
+						require.Equal(t, tt.jobErr, err)
+					}
+					require.NoError(t, p.Close(context.Background()))
+					want := tt.want
+					if tt.admitErrB == nil && tt.startErrB == nil {
+						want = append(want[:4:4], append([]string{"job"}, want[4:]...)...)
+					}
+					require.Equal(t, want, log.take())
+					if tt.admitErrB == nil && tt.startErrB == nil {
+						assert.Equal(t, crew.Ticket(42), a.lastTicket, "Done gets Start's ticket")
+						assert.Equal(t, tt.jobErr, a.lastErr)
+					}
+					if tt.startErrB != nil {
+						assert.ErrorIs(t, a.lastErr, refused, "an outer guard learns of an inner refusal")
+					}
+					if k == "engine" || tt.startErrB == nil {
+						assert.Equal(t, tt.wantStats, p.Stats())
+					}
+				})
+			}
+		})
+	}
+}
+
+func TestChainAbandonWhenQueuedJobLeaves(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		log := &callLog{}
+		pool := crew.NewPool[int](1, crew.WithQueueSize(1), crew.WithNonBlocking())
+		p := crew.Chain[int](pool, &recGuard{name: "g", log: log})
+		occupy(t, p) // released by Close giving up
+		ctx, cancel := context.WithCancel(context.Background())
+		f, err := p.Submit(ctx, value(1))
+		require.NoError(t, err)
+		_, err = p.Submit(context.Background(), value(2)) // queue full
+		require.ErrorIs(t, err, crew.ErrQueueFull)
+		log.take()
+		cancel()
+		_, err = f.Wait(context.Background())
+		require.ErrorIs(t, err, context.Canceled)
+		synctest.Wait()
+		require.Equal(t, []string{"g.Abandon"}, log.take(), "a job cancelled while queued is abandoned")
+
+		// Close gives up on a queued job: abandoned too.
+		_, err = p.Submit(context.Background(), value(3))
+		require.NoError(t, err)
+		log.take()
+		cctx, ccancel := context.WithCancel(context.Background())
+		ccancel()
+		require.ErrorIs(t, p.Close(cctx), context.Canceled)
+		require.Contains(t, log.take(), "g.Abandon")
+		s := p.Stats()
+		assert.EqualValues(t, 1, s.Rejected)
+		assert.Equal(t, s.Submitted, s.Completed+s.Canceled)
+	})
+}
+
+func TestChainFlattens(t *testing.T) {
+	log := &callLog{}
+	a, b := &recGuard{name: "a", log: log}, &recGuard{name: "b", log: log}
+	p := crew.Chain(crew.Chain[int](crew.NewPool[int](1), a), b)
+	_, err := crew.Do(context.Background(), p, value(1))
+	require.NoError(t, err)
+	require.NoError(t, p.Close(context.Background()))
+	require.Equal(t, []string{"b.Admit", "a.Admit", "b.Start", "a.Start", "a.Done", "b.Done"}, log.take())
+}
+
+func TestChainBadInput(t *testing.T) {
+	require.PanicsWithValue(t, "crew: Chain: the base pool is nil", func() { crew.Chain[int](nil) })
+	p := crew.NewPool[int](1)
+	defer p.Close(context.Background())
+	require.PanicsWithValue(t, "crew: Chain: guard 1 is nil", func() { crew.Chain[int](p, passGuard{}, nil) })
+	require.Equal(t, crew.Pool[int](p), crew.Chain[int](p), "no guards: the base itself")
+}

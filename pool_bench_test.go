@@ -1,0 +1,62 @@
+package crew_test
+
+import (
+	"context"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/crew-go/crew"
+)
+
+// BenchmarkPoolSubmit: fire-and-forget trivial jobs from one submitter, the
+// Futures ignored; beside it, the naive baseline of a goroutine per job.
+func BenchmarkPoolSubmit(b *testing.B) {
+	ctx := context.Background()
+	b.Run("crew", func(b *testing.B) {
+		b.ReportAllocs()
+		var n atomic.Int64
+		p := crew.NewPool[struct{}](runtime.GOMAXPROCS(0))
+		job := func(context.Context) (struct{}, error) { n.Add(1); return struct{}{}, nil }
+		for b.Loop() {
+			if _, err := p.Submit(ctx, job); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := p.Close(ctx); err != nil {
+			b.Fatal(err)
+		}
+		if n.Load() != int64(b.N) {
+			b.Fatalf("ran %d of %d", n.Load(), b.N)
+		}
+	})
+	b.Run("goroutines", func(b *testing.B) {
+		b.ReportAllocs()
+		var n atomic.Int64
+		var wg sync.WaitGroup
+		for b.Loop() {
+			wg.Go(func() { n.Add(1) })
+		}
+		wg.Wait()
+	})
+}
+
+// BenchmarkPoolDo: submit and wait, from parallel callers.
+func BenchmarkPoolDo(b *testing.B) {
+	ctx := context.Background()
+	b.ReportAllocs()
+	p := crew.NewPool[int](runtime.GOMAXPROCS(0))
+	job := func(context.Context) (int, error) { return 1, nil }
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := crew.Do(ctx, p, job); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	if err := p.Close(ctx); err != nil {
+		b.Fatal(err)
+	}
+}

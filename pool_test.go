@@ -1,0 +1,88 @@
+package crew_test
+
+import (
+	"context"
+	"testing"
+	"testing/synctest"
+
+	"github.com/crew-go/crew"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestPoolRunsFirstInFirstOut(t *testing.T) {
+	p := crew.NewPool[int](1)
+	b := occupy(t, p)
+	var order []int
+	var last *crew.Future[int]
+	for i := range 100 {
+		f, err := p.Submit(context.Background(), func(context.Context) (int, error) {
+			order = append(order, i) // one worker: no race
+			return i, nil
+		})
+		require.NoError(t, err)
+		last = f
+	}
+	close(b.release)
+	_, err := last.Wait(context.Background())
+	require.NoError(t, err)
+	for i, v := range order {
+		require.Equal(t, i, v)
+	}
+	require.NoError(t, p.Close(context.Background()))
+}
+
+func TestPoolStartsWorkersOnDemand(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := crew.NewPool[int](3)
+		assert.Zero(t, p.Stats().Workers, "no goroutine before the first job")
+		var blockers []*blocker
+		for range 5 {
+			b := newBlocker()
+			blockers = append(blockers, b)
+			_, err := p.Submit(context.Background(), b.job)
+			require.NoError(t, err)
+		}
+		synctest.Wait()
+		s := p.Stats()
+		assert.Equal(t, 3, s.Workers, "never more than workers")
+		assert.Equal(t, 3, s.Busy)
+		assert.Equal(t, 2, s.Queued)
+		for _, b := range blockers {
+			close(b.release)
+		}
+		synctest.Wait()
+		s = p.Stats()
+		assert.Equal(t, 3, s.Workers, "workers stay until Close")
+		assert.Zero(t, s.Busy)
+		require.NoError(t, p.Close(context.Background()))
+		assert.Zero(t, p.Stats().Workers)
+	})
+}
+
+func TestPoolConstructorPanics(t *testing.T) {
+	tests := []struct {
+		name string
+		give func()
+		want string
+	}{
+		{"zero workers", func() { crew.NewPool[int](0) }, "crew: NewPool(0): workers must be >= 1"},
+		{"negative workers", func() { crew.NewPool[int](-3) }, "crew: NewPool(-3): workers must be >= 1"},
+		{"negative queue", func() { crew.WithQueueSize(-1) }, "crew: WithQueueSize(-1): the queue size must be >= 0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			require.PanicsWithValue(t, tt.want, tt.give)
+		})
+	}
+}
+
+func TestRejectedErrorExplainsItself(t *testing.T) {
+	err := error(&crew.RejectedError{Guard: "ratelimit", RetryAfter: 1500, Err: crew.ErrRateLimited})
+	require.ErrorIs(t, err, crew.ErrRateLimited)
+	require.NotErrorIs(t, err, crew.ErrCircuitOpen)
+	require.Equal(t, "crew: rejected by ratelimit: crew: rate limited (retry after 1.5µs)", err.Error())
+	var re *crew.RejectedError
+	require.ErrorAs(t, fmtWrap(err), &re, "found through wrapping")
+	require.Equal(t, "ratelimit", re.Guard)
+}
