@@ -593,3 +593,27 @@ func (r *recorder) observe(d time.Duration, err error, limit, _ int) int {
 	r.f(d, err)
 	return limit
 }
+
+// TestAdaptiveGoexitKeepsMin: a job that ends its worker with
+// runtime.Goexit does not take the pool below its minimum.
+func TestAdaptiveGoexitKeepsMin(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := NewAdaptivePool[int](2, 4)
+		f, err := p.Submit(context.Background(), func(context.Context) (int, error) {
+			runtime.Goexit()
+			return 0, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var pe *PanicError
+		if _, err := f.Wait(context.Background()); !errors.As(err, &pe) {
+			t.Fatalf("Wait: %v, want a *PanicError", err)
+		}
+		synctest.Wait()
+		if got := p.Stats().Workers; got != 2 {
+			t.Fatalf("%d workers after a Goexit, want min 2", got)
+		}
+		closePool(t, p)
+	})
+}

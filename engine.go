@@ -551,6 +551,9 @@ func (e *engine[T]) goexit(w *worker, f *Future[T]) {
 		e.finishLocked(f, *new(T), &PanicError{Value: "runtime.Goexit called by the job", Stack: debug.Stack()}, outcomeFailed)
 	}
 	e.retireLocked(w)
+	if e.state == stateOpen && e.workers < e.min {
+		e.startWorkerLocked() // the pool keeps its minimum
+	}
 	e.mu.Unlock()
 	e.notifyScale()
 }
