@@ -121,7 +121,11 @@ func (p *AdaptivePool[T]) Submit(ctx context.Context, job Job[T]) (*Future[T], e
 // Close stops intake, runs what was queued, waits for the running jobs and
 // the workers, and returns nil; if ctx ends first it gives up as
 // WorkerPool.Close does and returns ctx.Err(). It is idempotent and safe
-// from any goroutine; when it returns no goroutine of the pool remains.
+// from any goroutine; when it returns no goroutine of the pool remains and
+// no WithOnScale call is running. Called from one of the pool's own jobs
+// with that job's ctx, it stops intake and returns an error at once instead
+// of waiting for itself; called from the OnScale hook it would wait for the
+// hook and never return.
 func (p *AdaptivePool[T]) Close(ctx context.Context) error { return p.e.close(ctx) }
 
 // Stats returns a snapshot of the pool's counters. Workers is between the

@@ -697,3 +697,28 @@ func TestGradientSlowStartDoubles(t *testing.T) {
 		t.Fatalf("slow start %v, want [2 4 8 16]", path)
 	}
 }
+
+// TestAdaptiveIdleTimeoutCountsFromLastJob: the idle timer is left running
+// across short jobs (to save a timer operation per job); a worker must still
+// retire a full idle timeout after its last job, not when a timer armed in
+// an earlier idle spell fires.
+func TestAdaptiveIdleTimeoutCountsFromLastJob(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := NewAdaptivePool[int](0, 1, WithIdleTimeout(time.Second))
+		quick := func(context.Context) (int, error) { return 0, nil }
+		waitAll(t, submitN(t, p, 1, quick)) // idle from 0s, timer due at 1s
+		time.Sleep(600 * time.Millisecond)
+		waitAll(t, submitN(t, p, 1, quick)) // idle again from 0.6s
+		time.Sleep(time.Second - time.Millisecond)
+		synctest.Wait()
+		if got := p.Stats().Workers; got != 1 {
+			t.Fatalf("%d workers 0.999s after the last job, want 1", got)
+		}
+		time.Sleep(2 * time.Millisecond)
+		synctest.Wait()
+		if got := p.Stats().Workers; got != 0 {
+			t.Fatalf("%d workers 1.001s after the last job, want 0", got)
+		}
+		closePool(t, p)
+	})
+}

@@ -370,8 +370,12 @@ func (e *engine[T]) notifyScale() {
 // instead. Called and returns with mu held.
 func (e *engine[T]) park(w *worker) bool {
 	e.idle.push(w)
+	var since time.Time // when w went idle; read only with an idle timeout
+	if e.idleTimeout > 0 {
+		since = time.Now()
+	}
+	timeout := e.idleTimeout
 	for {
-		timeout := e.idleTimeout
 		if e.workers <= e.min {
 			timeout = 0 // cannot retire: sleep without a timer
 		}
@@ -388,7 +392,9 @@ func (e *engine[T]) park(w *worker) bool {
 			e.claims--
 			return true
 		}
-		if e.workers > e.min {
+		// The timer fired, perhaps armed in an earlier idle spell.
+		timeout = e.idleTimeout - time.Since(since)
+		if timeout <= 0 && e.workers > e.min {
 			e.idle.remove(w)
 			return false
 		}

@@ -11,6 +11,7 @@ import (
 type worker struct {
 	wake       chan struct{} // capacity 1: one wake-up per claim
 	timer      *time.Timer   // idle timeout, created on first use
+	armed      bool          // timer running, or fired and not received
 	prev, next *worker       // idle list
 	aprev      *worker       // all-workers list
 	anext      *worker
@@ -19,8 +20,12 @@ type worker struct {
 	cancel context.CancelFunc // cancels the running job's ctx; nil when none
 }
 
-// sleep parks the worker until it is woken (true) or has been idle for d
-// (false). d == 0 waits for a wake-up only.
+// sleep parks the worker until it is woken (true) or its idle timer fires
+// (false). d == 0 waits for a wake-up only. The timer is armed for d only
+// when it is not running already, and a wake-up leaves it running: a worker
+// that parks between every job costs no timer operation. The caller checks,
+// when the timer fires, how long the worker has really been idle. Only the
+// worker's own goroutine touches timer and armed.
 func (w *worker) sleep(d time.Duration) bool {
 	if d <= 0 {
 		<-w.wake
@@ -28,14 +33,15 @@ func (w *worker) sleep(d time.Duration) bool {
 	}
 	if w.timer == nil {
 		w.timer = time.NewTimer(d)
-	} else {
+	} else if !w.armed {
 		w.timer.Reset(d)
 	}
+	w.armed = true
 	select {
 	case <-w.wake:
-		w.timer.Stop()
 		return true
 	case <-w.timer.C:
+		w.armed = false
 		return false
 	}
 }
