@@ -121,9 +121,8 @@ func TestAdaptiveStartsWithMin(t *testing.T) {
 }
 
 // TestAdaptiveIdleHoldsMinWithoutTimers: an idle pool's minimum workers wait
-// on their wake channel alone. A worker that re-armed its idle timer
-// whenever it found it could not retire would tick forever; it would show
-// here as a select over the timer.
+// on their wake channels and keep no idle timer armed. A worker that re-armed
+// its timer whenever it found it could not retire would tick forever.
 func TestAdaptiveIdleHoldsMinWithoutTimers(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := NewAdaptivePool[int](2, 8, WithIdleTimeout(time.Second))
@@ -139,17 +138,23 @@ func TestAdaptiveIdleHoldsMinWithoutTimers(t *testing.T) {
 		parked := 0
 		buf := make([]byte, 1<<20)
 		for g := range strings.SplitSeq(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
-			if !strings.Contains(g, "crew.(*worker).sleep") {
-				continue
-			}
-			parked++
-			if !strings.Contains(g, "[chan receive") {
-				t.Errorf("an idle worker waits with a timer (it ticks):\n%s", g)
+			if strings.Contains(g, "crew.(*engine[...]).park") {
+				parked++
+				if !strings.Contains(g, "[chan receive") {
+					t.Errorf("an idle worker waits on more than its wake channel:\n%s", g)
+				}
 			}
 		}
 		if parked != 2 {
 			t.Errorf("%d parked workers found, want 2", parked)
 		}
+		p.e.mu.Lock()
+		for w := p.e.all.head; w != nil; w = w.anext {
+			if w.armed {
+				t.Error("an idle worker at the minimum keeps its idle timer armed: it would tick")
+			}
+		}
+		p.e.mu.Unlock()
 		closePool(t, p)
 	})
 }
@@ -718,6 +723,28 @@ func TestAdaptiveIdleTimeoutCountsFromLastJob(t *testing.T) {
 		synctest.Wait()
 		if got := p.Stats().Workers; got != 0 {
 			t.Fatalf("%d workers 1.001s after the last job, want 0", got)
+		}
+		closePool(t, p)
+	})
+}
+
+// TestAdaptiveSimultaneousExpiryKeepsMin: when many idle timers fire at the
+// same instant, the decisions to retire must not count workers that are
+// already on their way out, or the pool falls below its minimum.
+func TestAdaptiveSimultaneousExpiryKeepsMin(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := NewAdaptivePool[int](2, 64, WithIdleTimeout(time.Second))
+		for cycle := range 20 {
+			g := newGate()
+			fs := submitN(t, p, 64, g.job)
+			synctest.Wait()
+			close(g.release) // all 64 park at the same instant
+			waitAll(t, fs)
+			time.Sleep(2 * time.Second)
+			synctest.Wait()
+			if got := p.Stats().Workers; got != 2 {
+				t.Fatalf("cycle %d: %d workers after the idle timeout, want min 2", cycle, got)
+			}
 		}
 		closePool(t, p)
 	})

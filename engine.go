@@ -368,37 +368,60 @@ func (e *engine[T]) notifyScale() {
 
 // park waits for a wake-up, and reports false if the worker should retire
 // instead. Called and returns with mu held.
+//
+// A parked worker waits on its wake channel alone, so a wake-up costs what
+// it costs in a pool without an idle timeout. The idle timeout is a
+// time.AfterFunc per worker, armed when the worker parks while it may retire
+// (workers > min) and left running across wake-ups; when it fires,
+// idleExpired wakes the worker if it has been idle long enough (and
+// otherwise re-arms for the rest), and the worker decides here, in the same
+// critical section as its retirement, whether the pool can spare it. A
+// worker that cannot retire keeps no timer, so an idle pool at its minimum
+// never wakes.
 func (e *engine[T]) park(w *worker) bool {
 	e.idle.push(w)
-	var since time.Time // when w went idle; read only with an idle timeout
-	if e.idleTimeout > 0 {
-		since = time.Now()
-	}
-	timeout := e.idleTimeout
-	for {
-		if e.workers <= e.min {
-			timeout = 0 // cannot retire: sleep without a timer
-		}
-		e.mu.Unlock()
-		woken := w.sleep(timeout)
-		e.mu.Lock()
-		if woken {
-			e.claims--
-			return true
-		}
-		if !e.idle.has(w) {
-			// Claimed as the timer fired: the wake-up is already sent.
-			<-w.wake
-			e.claims--
-			return true
-		}
-		// The timer fired, perhaps armed in an earlier idle spell.
-		timeout = e.idleTimeout - time.Since(since)
-		if timeout <= 0 && e.workers > e.min {
-			e.idle.remove(w)
-			return false
+	if e.idleTimeout > 0 && e.workers > e.min {
+		w.idleAt = time.Now()
+		if !w.armed {
+			w.armed = true
+			if w.timer == nil {
+				w.timer = time.AfterFunc(e.idleTimeout, func() { e.idleExpired(w) })
+			} else {
+				w.timer.Reset(e.idleTimeout)
+			}
 		}
 	}
+	e.mu.Unlock()
+	<-w.wake
+	e.mu.Lock()
+	if !w.expired {
+		e.claims--
+		return true
+	}
+	// Woken by idleExpired, unclaimed: retire if the pool can spare it,
+	// else go on as if woken (take a job queued meanwhile, or park again).
+	w.expired = false
+	return e.workers <= e.min
+}
+
+// idleExpired runs when w's idle timer fires. If w is still idle, has been
+// for the idle timeout, and the pool is above its minimum, it takes w off
+// the idle list and wakes it to retire (see park).
+func (e *engine[T]) idleExpired(w *worker) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	w.armed = false
+	if !e.idle.has(w) || e.workers <= e.min {
+		return // busy (its next park re-arms), or it must stay
+	}
+	if left := e.idleTimeout - time.Since(w.idleAt); left > 0 {
+		w.armed = true // armed in an earlier idle spell
+		w.timer.Reset(left)
+		return
+	}
+	e.idle.remove(w)
+	w.expired = true
+	w.wake <- struct{}{}
 }
 
 // retireLocked removes w from the pool. Requires mu held.

@@ -7,43 +7,20 @@ import (
 )
 
 // worker is one worker goroutine's handle. The engine's mu guards the list
-// links; wake is its own synchronization; mu guards cancel.
+// links and the idle-timeout fields; wake is its own synchronization; mu
+// guards cancel.
 type worker struct {
 	wake       chan struct{} // capacity 1: one wake-up per claim
-	timer      *time.Timer   // idle timeout, created on first use
-	armed      bool          // timer running, or fired and not received
+	timer      *time.Timer   // idle timeout (time.AfterFunc), created on first use
+	armed      bool          // timer running
+	expired    bool          // woken by the idle timeout, not for work
+	idleAt     time.Time     // when the worker last parked, with an idle timeout
 	prev, next *worker       // idle list
 	aprev      *worker       // all-workers list
 	anext      *worker
 
 	mu     sync.Mutex
 	cancel context.CancelFunc // cancels the running job's ctx; nil when none
-}
-
-// sleep parks the worker until it is woken (true) or its idle timer fires
-// (false). d == 0 waits for a wake-up only. The timer is armed for d only
-// when it is not running already, and a wake-up leaves it running: a worker
-// that parks between every job costs no timer operation. The caller checks,
-// when the timer fires, how long the worker has really been idle. Only the
-// worker's own goroutine touches timer and armed.
-func (w *worker) sleep(d time.Duration) bool {
-	if d <= 0 {
-		<-w.wake
-		return true
-	}
-	if w.timer == nil {
-		w.timer = time.NewTimer(d)
-	} else if !w.armed {
-		w.timer.Reset(d)
-	}
-	w.armed = true
-	select {
-	case <-w.wake:
-		return true
-	case <-w.timer.C:
-		w.armed = false
-		return false
-	}
 }
 
 // hold records the cancel func of the job about to run, and calls it at once
