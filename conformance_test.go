@@ -34,6 +34,13 @@ var poolKinds = []poolKind{
 	{"foreign-chain", func(w int, o ...crew.Option) crew.Pool[int] {
 		return crew.Chain[int](foreignPool[int]{crew.NewPool[int](w, o...)}, passGuard{})
 	}},
+	{"priority", func(w int, o ...crew.Option) crew.Pool[int] { return crew.NewPriorityPool[int](w, o...) }},
+	{"priority-strict-evict", func(w int, o ...crew.Option) crew.Pool[int] {
+		return crew.NewPriorityPool[int](w, append([]crew.Option{crew.WithAging(0), crew.WithEvictLowest()}, o...)...)
+	}},
+	{"priority-chain", func(w int, o ...crew.Option) crew.Pool[int] {
+		return crew.Chain[int](crew.NewPriorityPool[int](w, o...), passGuard{}, passGuard{})
+	}},
 }
 
 // forEachKind runs test once per pool kind.

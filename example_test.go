@@ -49,16 +49,14 @@ func ExamplePanicError() {
 	defer pool.Close(context.Background())
 
 	_, err := crew.Do(context.Background(), pool, func(ctx context.Context) (int, error) {
-		var m map[string]int
-		m["x"] = 1 // panics: the pool survives, the caller gets an error
-		return 0, nil
+		panic("out of paper") // the pool survives, the caller gets an error
 	})
 	var pe *crew.PanicError
 	fmt.Println(errors.As(err, &pe))
 	fmt.Println(pe.Value)
 	// Output:
 	// true
-	// assignment to entry in nil map
+	// out of paper
 }
 
 func ExampleWithNonBlocking() {

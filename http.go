@@ -1,0 +1,189 @@
+package crew
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// Handler returns an http.Handler that runs next through p: each request is
+// a job on p, so p bounds the handlers running at once, queues the rest, and
+// p's guards (Chain) decide which requests run at all.
+//
+// The request's ctx is the job's ctx: a client that goes away while its
+// request is queued takes it out of the queue, and its handler never runs.
+// When p refuses a request, Handler answers for it: 429 Too Many Requests for
+// ErrRateLimited, 503 Service Unavailable for ErrQueueFull, ErrCircuitOpen
+// and ErrClosed, with a Retry-After header when the refusal says when to come
+// back. A panic in next becomes a 500 (when nothing was written yet) and never
+// takes the server down; a panic with http.ErrAbortHandler keeps its meaning
+// and aborts the response. WithErrorHandler replaces these answers.
+//
+// A request whose handler answers with a 5xx status counts as a failed job
+// (its error is a *StatusError), so a Breaker in p's Chain opens when the
+// handler keeps failing; WithFailureStatus changes which statuses count.
+//
+// Handler waits for next to return before it returns, as net/http requires,
+// also when the client has gone. It is safe for concurrent use.
+func Handler(p Pool[struct{}], next http.Handler, opts ...HTTPOption) http.Handler {
+	if p == nil || next == nil {
+		panic("crew: Handler: the pool and the handler must not be nil")
+	}
+	h := &handler{pool: p, next: next, onError: WriteError, isFailure: serverError}
+	for _, o := range opts {
+		o.applyHTTP(h)
+	}
+	return h
+}
+
+// Middleware returns Handler as middleware: Middleware(p)(next) is
+// Handler(p, next, opts...).
+func Middleware(p Pool[struct{}], opts ...HTTPOption) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler { return Handler(p, next, opts...) }
+}
+
+// HTTPOption configures Handler and Middleware.
+type HTTPOption interface {
+	applyHTTP(*handler)
+}
+
+type httpOptionFunc func(*handler)
+
+func (o httpOptionFunc) applyHTTP(h *handler) { o(h) }
+
+// WithErrorHandler sets what answers a request that did not run, or whose
+// handler panicked before writing: onError gets the error (a
+// *RejectedError, ErrClosed, a ctx error or a *PanicError). The default is
+// WriteError.
+func WithErrorHandler(onError func(w http.ResponseWriter, r *http.Request, err error)) HTTPOption {
+	return httpOptionFunc(func(h *handler) {
+		if onError != nil {
+			h.onError = onError
+		}
+	})
+}
+
+// WithRequestPriority gives each request the priority prio returns (see
+// WithPriority); a PriorityPool runs higher ones first. Other pools ignore it.
+func WithRequestPriority(prio func(*http.Request) int) HTTPOption {
+	return httpOptionFunc(func(h *handler) { h.prio = prio })
+}
+
+// WithFailureStatus sets which response statuses make the request count as
+// a failed job (default: 500 and above).
+func WithFailureStatus(isFailure func(code int) bool) HTTPOption {
+	return httpOptionFunc(func(h *handler) {
+		if isFailure != nil {
+			h.isFailure = isFailure
+		}
+	})
+}
+
+func serverError(code int) bool { return code >= 500 }
+
+// StatusError is the job error of a request whose handler answered with a
+// failure status (see WithFailureStatus).
+type StatusError struct {
+	Code int
+}
+
+// Error names the status.
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("crew: handler answered %d %s", e.Code, http.StatusText(e.Code))
+}
+
+// WriteError is the default answer for a request crew did not run: the
+// status StatusCode gives, a Retry-After header when the error says when to
+// retry, and the status text. A request whose client has gone gets nothing.
+func WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	if r.Context().Err() != nil && errors.Is(err, r.Context().Err()) {
+		return // the client has gone; nobody reads the answer
+	}
+	var rej *RejectedError
+	if errors.As(err, &rej) && rej.RetryAfter > 0 {
+		secs := (rej.RetryAfter + time.Second - 1) / time.Second
+		w.Header().Set("Retry-After", strconv.Itoa(int(secs)))
+	}
+	code := StatusCode(err)
+	http.Error(w, http.StatusText(code), code)
+}
+
+// StatusCode maps an error from a pool to an HTTP status: 429 for
+// ErrRateLimited, 503 for ErrQueueFull, ErrCircuitOpen and ErrClosed, 504 for
+// context.DeadlineExceeded, 500 otherwise.
+func StatusCode(err error) int {
+	switch {
+	case errors.Is(err, ErrRateLimited):
+		return http.StatusTooManyRequests
+	case errors.Is(err, ErrQueueFull), errors.Is(err, ErrCircuitOpen), errors.Is(err, ErrClosed):
+		return http.StatusServiceUnavailable
+	case errors.Is(err, context.DeadlineExceeded):
+		return http.StatusGatewayTimeout
+	default:
+		return http.StatusInternalServerError
+	}
+}
+
+type handler struct {
+	pool      Pool[struct{}]
+	next      http.Handler
+	prio      func(*http.Request) int
+	onError   func(http.ResponseWriter, *http.Request, error)
+	isFailure func(code int) bool
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	if h.prio != nil {
+		ctx = WithPriority(ctx, h.prio(r))
+	}
+	rw := &responseWriter{ResponseWriter: w}
+	f, err := h.pool.Submit(ctx, func(ctx context.Context) (struct{}, error) {
+		h.next.ServeHTTP(rw, r.WithContext(ctx))
+		if rw.code != 0 && h.isFailure(rw.code) {
+			return struct{}{}, &StatusError{Code: rw.code}
+		}
+		return struct{}{}, nil
+	})
+	if err != nil {
+		h.onError(w, r, err)
+		return
+	}
+	<-f.Done() // next may still be writing to w: never return before it ends
+	_, err = f.Wait(context.Background())
+	var pe *PanicError
+	if errors.As(err, &pe) && pe.Value == http.ErrAbortHandler {
+		panic(http.ErrAbortHandler) // net/http aborts the response quietly
+	}
+	if err != nil && !rw.wrote {
+		h.onError(w, r, err)
+	}
+}
+
+// responseWriter notes whether the handler has started its response, so an
+// error after that is not written on top of it. Unwrap keeps
+// http.ResponseController working (Flush, Hijack, deadlines).
+type responseWriter struct {
+	http.ResponseWriter
+	wrote bool
+	code  int // the status sent; 0 until then
+}
+
+func (w *responseWriter) WriteHeader(code int) {
+	if !w.wrote && code >= 200 {
+		w.wrote, w.code = true, code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *responseWriter) Write(b []byte) (int, error) {
+	if !w.wrote {
+		w.wrote, w.code = true, http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -1,0 +1,321 @@
+package crew
+
+import (
+	"context"
+	"time"
+)
+
+// prioQueue is the priority pool's queue discipline.
+//
+// Order: a job's rank is its key, lower first, and then its sequence number.
+// With aging the key is enq - prio*step (see credit): comparing two jobs'
+// effective priorities prio + (now-enq)/step at any instant gives the same
+// answer as comparing their keys, so the order never changes while jobs wait
+// and nothing is ever re-sorted. Without aging (strict) the key is ^prio,
+// which orders by priority, highest first, and cannot overflow.
+//
+// Structure: one FIFO list per priority level, linked through the Futures,
+// and a binary min-heap of the non-empty levels ordered by their head job.
+// Within a level the keys never decrease from head to tail (the clock is
+// monotonic and the credit is the level's), and the sequence numbers grow, so
+// a level's head is its best job and the heap's top level holds the best job
+// of all. With eviction on, a second heap (a max-heap of the levels' tails)
+// finds the worst job the same way.
+//
+// Costs, with L the number of non-empty levels (L <= n): push O(log L) (a map
+// look-up and a sift only when the level was empty, or with eviction on),
+// pop and remove O(log L), no allocation once a level has been seen, and no
+// per-job memory beyond the fields the Future already has.
+//
+// Every method requires the engine's mu held.
+type prioQueue[T any] struct {
+	now   func() int64 // ns since an epoch; never decreases
+	step  int64        // aging step in ns; 0 is strict priority
+	limit int64        // |prio| above which prio*step is clamped to maxCredit
+	evict bool         // WithEvictLowest
+
+	levels map[int]*prioLevel[T] // every level seen lately, empty or not
+	spare  int                   // empty levels kept in levels
+	heads  levelHeap[T]          // non-empty levels, best head first
+	tails  levelHeap[T]          // non-empty levels, worst tail first; only with evict
+	seq    uint64                // sequence number of the last push
+	n      int
+}
+
+// prioLevel is the FIFO of one priority level's queued jobs.
+type prioLevel[T any] struct {
+	prio       int
+	head, tail *Future[T]
+	n          int
+	hi, ti     int // index in heads and in tails; -1 when not there
+}
+
+// maxCredit bounds prio*step, so that enq - credit cannot overflow while enq
+// stays below 2^62 ns (146 years since the pool started).
+const maxCredit = 1 << 62
+
+// maxSpareLevels is how many empty levels the queue keeps, beyond as many as
+// it has non-empty ones, before it forgets them. Keeping them spares a
+// map insert and an allocation each time a level's last job leaves and its
+// next one arrives.
+const maxSpareLevels = 64
+
+func newPrioQueue[T any](step time.Duration, evict bool) *prioQueue[T] {
+	epoch := time.Now()
+	q := &prioQueue[T]{
+		now:    func() int64 { return int64(time.Since(epoch)) },
+		step:   int64(step),
+		evict:  evict,
+		levels: make(map[int]*prioLevel[T]),
+		tails:  levelHeap[T]{tail: true},
+	}
+	if step > 0 {
+		q.limit = int64(maxCredit / step)
+	}
+	return q
+}
+
+// keyOf returns the ordering key of a job of priority prio queued at enq.
+func (q *prioQueue[T]) keyOf(prio int, enq int64) int64 {
+	if q.step == 0 {
+		return ^int64(prio) // -prio-1: higher priority, lower key
+	}
+	return enq - q.credit(prio)
+}
+
+// credit is prio*step, clamped to ±maxCredit.
+func (q *prioQueue[T]) credit(prio int) int64 {
+	switch p := int64(prio); {
+	case p > q.limit:
+		return maxCredit
+	case p < -q.limit:
+		return -maxCredit
+	}
+	return int64(prio) * q.step
+}
+
+func (q *prioQueue[T]) push(f *Future[T]) {
+	f.prio = priorityOf(f.ctx)
+	f.enq = q.now()
+	f.key = q.keyOf(f.prio, f.enq)
+	q.seq++
+	f.seq = q.seq
+	l := q.level(f.prio)
+	f.prev, f.next = l.tail, nil
+	if l.tail != nil {
+		l.tail.next = f
+	} else {
+		l.head = f
+	}
+	l.tail = f
+	l.n++
+	q.n++
+	if l.n == 1 {
+		q.spare--
+		q.heads.push(l)
+		if q.evict {
+			q.tails.push(l)
+		}
+	} else if q.evict {
+		q.tails.up(l.ti) // the tail got worse
+	}
+}
+
+func (q *prioQueue[T]) pop() *Future[T] {
+	if q.n == 0 {
+		return nil
+	}
+	l := q.heads.s[0]
+	f := l.head
+	q.unlink(l, f)
+	return f
+}
+
+func (q *prioQueue[T]) remove(f *Future[T]) { q.unlink(q.levels[f.prio], f) }
+
+// unlink takes f out of its level l and restores the heaps.
+func (q *prioQueue[T]) unlink(l *prioLevel[T], f *Future[T]) {
+	wasHead, wasTail := l.head == f, l.tail == f
+	if f.prev != nil {
+		f.prev.next = f.next
+	} else {
+		l.head = f.next
+	}
+	if f.next != nil {
+		f.next.prev = f.prev
+	} else {
+		l.tail = f.prev
+	}
+	f.prev, f.next = nil, nil
+	l.n--
+	q.n--
+	if l.n == 0 {
+		q.heads.remove(l.hi)
+		if q.evict {
+			q.tails.remove(l.ti)
+		}
+		q.retire(l)
+		return
+	}
+	if wasHead {
+		q.heads.down(l.hi) // the head got worse
+	}
+	if wasTail && q.evict {
+		q.tails.down(l.ti) // the tail got better
+	}
+}
+
+func (q *prioQueue[T]) len() int { return q.n }
+
+// evictFor removes and returns the worst queued job (the newest of the
+// lowest rank) if f, queued now, would rank strictly above it; with eviction
+// off, or when nothing ranks below f, it returns nil.
+func (q *prioQueue[T]) evictFor(f *Future[T]) *Future[T] {
+	if !q.evict || q.n == 0 {
+		return nil
+	}
+	victim := q.tails.s[0].tail
+	// f would get a larger sequence number, so it ranks above victim only
+	// with a strictly smaller key.
+	if q.keyOf(priorityOf(f.ctx), q.now()) >= victim.key {
+		return nil
+	}
+	q.unlink(q.tails.s[0], victim)
+	return victim
+}
+
+// level returns prio's level, creating it if needed. A level found or made
+// here that is empty counts as spare until push fills it.
+func (q *prioQueue[T]) level(prio int) *prioLevel[T] {
+	l := q.levels[prio]
+	if l == nil {
+		l = &prioLevel[T]{prio: prio, hi: -1, ti: -1}
+		q.levels[prio] = l
+		q.spare++
+	}
+	return l
+}
+
+// retire notes that l became empty, and forgets the empty levels once there
+// are many of them: the sweep costs O(levels) and happens once per more
+// than maxSpareLevels levels emptied, so O(1) per operation amortized.
+func (q *prioQueue[T]) retire(l *prioLevel[T]) {
+	q.spare++
+	if q.spare <= maxSpareLevels || q.spare <= len(q.levels)-q.spare {
+		return
+	}
+	for p, l := range q.levels {
+		if l.n == 0 {
+			delete(q.levels, p)
+		}
+	}
+	q.spare = 0
+}
+
+// oldest returns the queued job that has waited longest, nil if none. It
+// costs O(L): every level's head is its oldest job.
+func (q *prioQueue[T]) oldest() *Future[T] {
+	var o *Future[T]
+	for _, l := range q.heads.s {
+		if o == nil || l.head.seq < o.seq {
+			o = l.head
+		}
+	}
+	return o
+}
+
+// before reports whether a ranks above b: it runs first.
+func before[T any](a, b *Future[T]) bool {
+	return a.key < b.key || a.key == b.key && a.seq < b.seq
+}
+
+// levelHeap is a binary heap of levels that keeps each level's index in it.
+// By default it is a min-heap of the levels' heads; with tail set, a
+// max-heap of their tails.
+type levelHeap[T any] struct {
+	s    []*prioLevel[T]
+	tail bool
+}
+
+// less reports whether the level at i belongs above the one at j.
+func (h *levelHeap[T]) less(i, j int) bool {
+	if h.tail {
+		return before(h.s[j].tail, h.s[i].tail)
+	}
+	return before(h.s[i].head, h.s[j].head)
+}
+
+func (h *levelHeap[T]) setIndex(i int) {
+	if h.tail {
+		h.s[i].ti = i
+	} else {
+		h.s[i].hi = i
+	}
+}
+
+func (h *levelHeap[T]) swap(i, j int) {
+	h.s[i], h.s[j] = h.s[j], h.s[i]
+	h.setIndex(i)
+	h.setIndex(j)
+}
+
+func (h *levelHeap[T]) push(l *prioLevel[T]) {
+	h.s = append(h.s, l)
+	h.setIndex(len(h.s) - 1)
+	h.up(len(h.s) - 1)
+}
+
+// remove takes the level at i out of the heap.
+func (h *levelHeap[T]) remove(i int) {
+	last := len(h.s) - 1
+	l := h.s[i]
+	if i != last {
+		h.swap(i, last)
+	}
+	h.s[last] = nil
+	h.s = h.s[:last]
+	if h.tail {
+		l.ti = -1
+	} else {
+		l.hi = -1
+	}
+	if i != last {
+		h.down(i)
+		h.up(i)
+	}
+}
+
+func (h *levelHeap[T]) up(i int) {
+	for i > 0 {
+		parent := (i - 1) / 2
+		if !h.less(i, parent) {
+			return
+		}
+		h.swap(i, parent)
+		i = parent
+	}
+}
+
+func (h *levelHeap[T]) down(i int) {
+	n := len(h.s)
+	for {
+		c := 2*i + 1
+		if c >= n {
+			return
+		}
+		if r := c + 1; r < n && h.less(r, c) {
+			c = r
+		}
+		if !h.less(c, i) {
+			return
+		}
+		h.swap(i, c)
+		i = c
+	}
+}
+
+// priorityOf returns the priority WithPriority put in ctx, or 0.
+func priorityOf(ctx context.Context) int {
+	p, _ := ctx.Value(priorityKey{}).(int)
+	return p
+}
