@@ -506,9 +506,10 @@ func (q *lifo[T]) remove(f *Future[T]) {
 func (q *lifo[T]) len() int                       { return len(q.jobs) }
 func (q *lifo[T]) evictFor(*Future[T]) *Future[T] { return nil }
 
-// TestAdaptivePolicyComposesWithQueue builds engines through the seam a
-// priority pool will use, newAdaptiveEngine(queue, ...): the queue decides
-// the order, the adaptive policy the worker count.
+// TestAdaptivePolicyComposesWithQueue builds engines through the seam,
+// newAdaptiveEngine(queue, ...), with three queue disciplines, among them
+// the priority pool's: the queue decides the order, the adaptive policy the
+// worker count.
 func TestAdaptivePolicyComposesWithQueue(t *testing.T) {
 	for _, tt := range []struct {
 		name string
@@ -517,6 +518,9 @@ func TestAdaptivePolicyComposesWithQueue(t *testing.T) {
 	}{
 		{"fifo", func() queue[int] { return &fifo[int]{} }, []int{1, 2, 3, 4}},
 		{"lifo", func() queue[int] { return &lifo[int]{} }, []int{4, 3, 2, 1}},
+		// A priority pool whose worker count adapts; jobs 1..4 have
+		// priorities 2, 4, 1, 3.
+		{"priority", func() queue[int] { return newPrioQueue[int](DefaultAgingStep, false) }, []int{2, 4, 1, 3}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
@@ -535,13 +539,17 @@ func TestAdaptivePolicyComposesWithQueue(t *testing.T) {
 				// queue's order shows.
 				var mu sync.Mutex
 				var order []int
-				for i := 1; i <= 4; i++ {
-					fs = append(fs, submitN(t, p, 1, func(context.Context) (int, error) {
+				for i, prio := range []int{2, 4, 1, 3} {
+					f, err := p.Submit(WithPriority(context.Background(), prio), func(context.Context) (int, error) {
 						mu.Lock()
-						order = append(order, i)
+						order = append(order, i+1)
 						mu.Unlock()
 						return i, nil
-					})...)
+					})
+					if err != nil {
+						t.Fatal(err)
+					}
+					fs = append(fs, f)
 				}
 				close(g.release)
 				waitAll(t, fs)
