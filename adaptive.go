@@ -21,9 +21,15 @@ const DefaultIdleTimeout = 10 * time.Second
 // the bounds, following what the jobs' latency and errors say about the
 // downstream they call. Create it with NewAdaptivePool.
 //
-// An AdaptivePool is safe for concurrent use. Its cost per job is a plain
-// pool's (see the package doc's Costs section); an idle one holds its
-// minimum workers, parked on channels, and runs no timer or ticker.
+// An AdaptivePool is safe for concurrent use. It runs on the same engine as
+// a WorkerPool and costs the same per job: a parked worker waits on its own
+// channel; the idle timeout adds one clock read per park and a timer armed
+// once per idle spell. Measured on a shared 2-CPU machine (15 interleaved
+// runs, min and median), Submit and Wait of a tiny job from parallel
+// callers: 1.46 and 2.44us, NewPool with the same max 1.65 and 2.59us,
+// with WithLimitControl 1.71 and 2.80us; 336 bytes in 2 allocations each.
+// An idle adaptive pool holds its minimum workers, parked, with no timer
+// armed: it uses no CPU.
 type AdaptivePool[T any] struct {
 	e *engine[T]
 }
