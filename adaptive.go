@@ -1,4 +1,151 @@
 package crew
 
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// DefaultIdleTimeout is how long an adaptive pool's worker waits for work
+// before it retires, when WithIdleTimeout is not given: long enough that a
+// server's workers outlive the gaps between bursts of requests (a retired
+// worker costs a goroutine start, about a microsecond, when work returns),
+// short enough that the workers of a spike, and the stacks they grew, are
+// gone a few seconds after it.
+const DefaultIdleTimeout = 10 * time.Second
+
+// AdaptivePool is a first-in-first-out pool whose worker count follows the
+// load: it keeps minWorkers alive, starts a worker at once for a job that
+// finds none idle (up to its limit), and retires workers that stay idle for
+// the idle timeout. With WithLimitControl the limit itself moves between
+// the bounds, following what the jobs' latency and errors say about the
+// downstream they call. Create it with NewAdaptivePool.
+//
+// An AdaptivePool is safe for concurrent use. It runs on the same engine as
+// a WorkerPool and costs the same per job: a parked worker waits on its own
+// channel; the idle timeout adds one clock read per park and a timer armed
+// once per idle spell. Measured on a shared 2-CPU machine (15 interleaved
+// runs, min and median), Submit and Wait of a tiny job from parallel
+// callers: 1.46 and 2.44us, NewPool with the same max 1.65 and 2.59us,
+// with WithLimitControl 1.71 and 2.80us; 336 bytes in 2 allocations each.
+// An idle adaptive pool holds its minimum workers, parked, with no timer
+// armed: it uses no CPU.
+type AdaptivePool[T any] struct {
+	e *engine[T]
+}
+
+// NewAdaptivePool returns a pool with minWorkers workers alive at once and
+// at most maxWorkers. When a job arrives and no worker is idle, a new worker
+// starts for it at once, up to the limit (maxWorkers, or lower under
+// WithLimitControl); a worker idle for the idle timeout retires unless only
+// minWorkers are left. minWorkers may be 0: an idle pool then holds no
+// goroutine at all.
+//
+// Options: WithQueueSize, WithNonBlocking, WithIdleTimeout (default
+// DefaultIdleTimeout), WithLimitControl, WithOnScale (WithAging is
+// ignored).
+//
+// NewAdaptivePool panics if minWorkers < 0, maxWorkers < 1 or
+// maxWorkers < minWorkers.
+func NewAdaptivePool[T any](minWorkers, maxWorkers int, opts ...Option) *AdaptivePool[T] {
+	if minWorkers < 0 || maxWorkers < 1 || maxWorkers < minWorkers {
+		panic(fmt.Sprintf("crew: NewAdaptivePool(%d, %d): need 0 <= minWorkers <= maxWorkers and maxWorkers >= 1",
+			minWorkers, maxWorkers))
+	}
+	c := newConfig(opts)
+	return &AdaptivePool[T]{e: newAdaptiveEngine(&fifo[T]{}, &c, minWorkers, maxWorkers)}
+}
+
+// WithIdleTimeout sets how long a worker of an adaptive pool waits for a job
+// before it retires; workers never retire below the pool's minimum. Zero
+// means idle workers never retire. The default is DefaultIdleTimeout.
+// NewPool and NewPriorityPool ignore it: their workers stay until Close.
+// It panics if d is negative.
+func WithIdleTimeout(d time.Duration) Option {
+	if d < 0 {
+		panic(fmt.Sprintf("crew: WithIdleTimeout(%v): the timeout must be >= 0", d))
+	}
+	return optionFunc(func(c *config) { c.idleTimeout, c.idleSet = d, true })
+}
+
+// WithOnScale sets a hook that an adaptive pool calls after its worker count
+// or its limit changed, with the new values, for metrics or logs. Calls are
+// made one at a time, in order, outside the pool's lock, on one of the
+// pool's worker goroutines (which starts its next job after the hook
+// returns). Changes that happen while a call runs are reported together by
+// the next call, so the hook sees the latest state, not every step. The
+// hook may call the pool's methods (Stats, Limit, Submit) but must not wait
+// for the pool (Close, Future.Wait, a Submit that blocks for room) and must
+// not panic. Close returns only after a running call has returned; no call
+// starts after Close has returned. Other constructors ignore it.
+func WithOnScale(fn func(workers, limit int)) Option {
+	return optionFunc(func(c *config) { c.adapt.onScale = fn })
+}
+
 // adaptiveConfig holds the adaptive pool's options.
-type adaptiveConfig struct{}
+type adaptiveConfig struct {
+	onScale func(workers, limit int)
+	limit   *LimitConfig // WithLimitControl; nil: the limit stays at max
+}
+
+// newAdaptiveEngine builds an engine with queue discipline q and the
+// adaptive worker policy: minWorkers started at once, workers retiring after
+// the idle timeout, the optional limit controller and the OnScale hook. It
+// is the seam by which any queue discipline gets adaptive workers: a
+// priority pool whose worker count adapts is
+// newAdaptiveEngine(priorityQueue, &c, min, max).
+func newAdaptiveEngine[T any](q queue[T], c *config, minWorkers, maxWorkers int) *engine[T] {
+	e := newEngine(q, c, 0, maxWorkers) // no workers yet: the policy goes in first
+	e.min = minWorkers
+	e.idleTimeout = DefaultIdleTimeout
+	if c.idleSet {
+		e.idleTimeout = c.idleTimeout
+	}
+	e.onScale = c.adapt.onScale
+	if c.adapt.limit != nil {
+		g := newGradient(*c.adapt.limit, max(minWorkers, 1), maxWorkers)
+		e.ctl, e.limit = g, g.limit
+	}
+	e.mu.Lock()
+	for range minWorkers {
+		e.startWorkerLocked()
+	}
+	e.scaleSeen = e.scaleGen // the starting workers are not a change
+	e.mu.Unlock()
+	return e
+}
+
+// Submit queues job and returns its Future, starting a worker for it at once
+// if none is idle and the limit allows. Otherwise it behaves like
+// WorkerPool.Submit: it waits for room in a full queue until ctx ends
+// (unless WithNonBlocking or nested), returns ErrClosed after Close, and
+// refuses a nil ctx or job or an ended ctx.
+func (p *AdaptivePool[T]) Submit(ctx context.Context, job Job[T]) (*Future[T], error) {
+	return p.e.submit(ctx, job, nil)
+}
+
+// Close stops intake, runs what was queued, waits for the running jobs and
+// the workers, and returns nil; if ctx ends first it gives up as
+// WorkerPool.Close does and returns ctx.Err(). It is idempotent and safe
+// from any goroutine; when it returns no goroutine of the pool remains and
+// no WithOnScale call is running. Called from one of the pool's own jobs
+// with that job's ctx, it stops intake and returns an error at once instead
+// of waiting for itself; called from the OnScale hook it would wait for the
+// hook and never return.
+func (p *AdaptivePool[T]) Close(ctx context.Context) error { return p.e.close(ctx) }
+
+// Stats returns a snapshot of the pool's counters. Workers is between the
+// minimum and the maximum; it may exceed Limit for a moment after the limit
+// fell, until the busy workers above it finish their jobs.
+func (p *AdaptivePool[T]) Stats() Stats { return p.e.stats() }
+
+// Limit returns the current bound on workers: maxWorkers, or with
+// WithLimitControl the controller's latest limit, between max(minWorkers, 1)
+// and maxWorkers. It costs one lock acquisition.
+func (p *AdaptivePool[T]) Limit() int {
+	p.e.mu.Lock()
+	defer p.e.mu.Unlock()
+	return p.e.limit
+}
+
+func (p *AdaptivePool[T]) engine() *engine[T] { return p.e }

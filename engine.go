@@ -34,6 +34,13 @@ type engine[T any] struct {
 	idleTimeout     time.Duration // 0: workers never retire
 	ctl             controller    // nil: the limit stays at max
 
+	// Scale events for onScale (nil: none). scaleGen counts changes of
+	// workers or limit; scaleSeen is the last one reported; notifying is set
+	// while one goroutine runs onScale, outside mu.
+	onScale             func(workers, limit int)
+	scaleGen, scaleSeen uint64
+	notifying           bool
+
 	workers int        // alive
 	busy    int        // running a job
 	claims  int        // workers woken or started that have not taken the lock yet
@@ -63,9 +70,11 @@ type queue[T any] interface {
 
 // controller moves the engine's concurrency limit from observed outcomes.
 type controller interface {
-	// observe reports one finished job; it returns the new limit. It is
-	// called with mu held and must be quick.
-	observe(elapsed time.Duration, err error, limit int) int
+	// observe reports one job that ran: how long it ran, its error, the
+	// limit, and how many jobs were running as it finished (itself
+	// included). It returns the new limit. It is called with mu held and
+	// must be quick.
+	observe(elapsed time.Duration, err error, limit, busy int) int
 }
 
 func newEngine[T any](q queue[T], c *config, min, max int) *engine[T] {
@@ -210,6 +219,7 @@ func (e *engine[T]) startWorkerLocked() {
 	e.all.pushAll(w)
 	e.workers++
 	e.claims++
+	e.scaleGen++
 	go e.work(w)
 }
 
@@ -263,23 +273,40 @@ func (e *engine[T]) work(w *worker) {
 			e.goexit(w, current) // the job called runtime.Goexit
 		}
 	}()
+	e.notifyScale() // this worker's start
+	scaled := false // this worker moved the limit and has not reported it
 	e.mu.Lock()
 	e.claims--
 	for {
+		if e.workers > e.limit {
+			break // the limit dropped: retire
+		}
 		f := e.q.pop()
 		if f != nil {
 			f.queued = false
 			e.busy++
 			e.grantWaitersLocked()
 			e.mu.Unlock()
+			if scaled {
+				scaled = false
+				e.notifyScale()
+			}
 			current = f
-			v, kind, err := e.run(w, f)
+			v, kind, elapsed, err := e.run(w, f)
 			current = nil
 			e.mu.Lock()
+			busy := e.busy
 			e.finishLocked(f, v, err, kind)
-			if e.workers > e.limit {
-				break // the limit dropped: retire
+			if e.ctl != nil && kind != outcomeCanceled {
+				scaled = e.setLimitLocked(e.ctl.observe(elapsed, err, e.limit, busy)) || scaled
 			}
+			continue
+		}
+		if scaled {
+			scaled = false
+			e.mu.Unlock()
+			e.notifyScale()
+			e.mu.Lock()
 			continue
 		}
 		if e.state != stateOpen {
@@ -292,37 +319,116 @@ func (e *engine[T]) work(w *worker) {
 	e.retireLocked(w)
 	e.mu.Unlock()
 	exited = true
+	e.notifyScale() // this worker's exit
+}
+
+// setLimitLocked moves the limit to n, clamped to [max(min, 1), max], and
+// reports whether it changed. A higher limit starts workers for queued jobs
+// at once; under a lower one, idle workers above it are woken to retire and
+// busy ones retire as they finish. Requires mu held.
+func (e *engine[T]) setLimitLocked(n int) bool {
+	n = min(max(n, e.min, 1), e.max)
+	if n == e.limit {
+		return false
+	}
+	e.limit = n
+	e.scaleGen++
+	for surplus := e.workers - n; surplus > 0 && e.idle.n > 0; surplus-- {
+		e.claims++ // claimed like a dispatch; the worker retires at once
+		e.idle.pop().wake <- struct{}{}
+	}
+	e.dispatchLocked()
+	return true
+}
+
+// notifyScale reports the latest workers and limit to onScale, with mu
+// released. One goroutine at a time runs onScale, so reports arrive in
+// order; a change made while another goroutine reports (also from inside
+// onScale, which may call back into the pool) is reported by that goroutine
+// when its call returns. Close waits for a running report (see
+// checkDrainedLocked). Without onScale it does nothing. Must be called with
+// mu released.
+func (e *engine[T]) notifyScale() {
+	if e.onScale == nil {
+		return
+	}
+	e.mu.Lock()
+	for !e.notifying && e.scaleSeen != e.scaleGen && e.state != stateDone {
+		e.notifying = true
+		e.scaleSeen = e.scaleGen
+		workers, limit := e.workers, e.limit
+		e.mu.Unlock()
+		e.onScale(workers, limit)
+		e.mu.Lock()
+		e.notifying = false
+	}
+	e.checkDrainedLocked()
+	e.mu.Unlock()
 }
 
 // park waits for a wake-up, and reports false if the worker should retire
 // instead. Called and returns with mu held.
+//
+// A parked worker waits on its wake channel alone, so a wake-up costs what
+// it costs in a pool without an idle timeout. The idle timeout is a
+// time.AfterFunc per worker, armed when the worker parks while it may retire
+// (workers > min) and left running across wake-ups; when it fires,
+// idleExpired wakes the worker if it has been idle long enough (and
+// otherwise re-arms for the rest), and the worker decides here, in the same
+// critical section as its retirement, whether the pool can spare it. A
+// worker that cannot retire keeps no timer, so an idle pool at its minimum
+// never wakes.
 func (e *engine[T]) park(w *worker) bool {
 	e.idle.push(w)
-	for {
-		e.mu.Unlock()
-		woken := w.sleep(e.idleTimeout)
-		e.mu.Lock()
-		if woken {
-			e.claims--
-			return true
-		}
-		if !e.idle.has(w) {
-			// Claimed as the timer fired: the wake-up is already sent.
-			<-w.wake
-			e.claims--
-			return true
-		}
-		if e.workers > e.min {
-			e.idle.remove(w)
-			return false
+	if e.idleTimeout > 0 && e.workers > e.min {
+		w.idleAt = time.Now()
+		if !w.armed {
+			w.armed = true
+			if w.timer == nil {
+				w.timer = time.AfterFunc(e.idleTimeout, func() { e.idleExpired(w) })
+			} else {
+				w.timer.Reset(e.idleTimeout)
+			}
 		}
 	}
+	e.mu.Unlock()
+	<-w.wake
+	e.mu.Lock()
+	if !w.expired {
+		e.claims--
+		return true
+	}
+	// Woken by idleExpired, unclaimed: retire if the pool can spare it,
+	// else go on as if woken (take a job queued meanwhile, or park again).
+	w.expired = false
+	return e.workers <= e.min
+}
+
+// idleExpired runs when w's idle timer fires. If w is still idle, has been
+// for the idle timeout, and the pool is above its minimum, it takes w off
+// the idle list and wakes it to retire (see park).
+func (e *engine[T]) idleExpired(w *worker) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	w.armed = false
+	if !e.idle.has(w) || e.workers <= e.min {
+		return // busy (its next park re-arms), or it must stay
+	}
+	if left := e.idleTimeout - time.Since(w.idleAt); left > 0 {
+		w.armed = true // armed in an earlier idle spell
+		w.timer.Reset(left)
+		return
+	}
+	e.idle.remove(w)
+	w.expired = true
+	w.wake <- struct{}{}
 }
 
 // retireLocked removes w from the pool. Requires mu held.
 func (e *engine[T]) retireLocked(w *worker) {
 	e.all.removeAll(w)
 	e.workers--
+	e.scaleGen++
 	if w.timer != nil {
 		w.timer.Stop()
 	}
@@ -392,10 +498,10 @@ func (e *engine[T]) giveUp(err error) {
 	}
 }
 
-// checkDrainedLocked ends a closing pool once nothing is left to run.
-// Requires mu held.
+// checkDrainedLocked ends a closing pool once nothing is left to run and
+// no onScale call is running. Requires mu held.
 func (e *engine[T]) checkDrainedLocked() {
-	if e.state == stateClosing && e.workers == 0 && e.q.len() == 0 {
+	if e.state == stateClosing && e.workers == 0 && e.q.len() == 0 && !e.notifying {
 		e.state = stateDone
 		e.stopCancel()
 		close(e.drained)
@@ -418,27 +524,28 @@ func (e *engine[T]) stats() Stats {
 	}
 }
 
-// run runs one job with its guards and reports its outcome.
-func (e *engine[T]) run(w *worker, f *Future[T]) (v T, kind outcome, err error) {
+// run runs one job with its guards and reports its outcome, and, when a
+// controller needs it, how long the job itself ran.
+func (e *engine[T]) run(w *worker, f *Future[T]) (v T, kind outcome, elapsed time.Duration, err error) {
 	if f.stop != nil {
 		f.stop()
 		if err := f.ctx.Err(); err != nil {
 			abandon(f.guards)
-			return v, outcomeCanceled, err
+			return v, outcomeCanceled, 0, err
 		}
 	}
 	ctx := e.jobContext(w, f)
 	if f.stop != nil {
 		defer w.release() // the job has a ctx of its own to cancel
 	}
-	v, refused, err := runJob(ctx, f.job, f.guards)
+	v, elapsed, refused, err := runTimed(ctx, f.job, f.guards, e.ctl != nil)
 	if refused {
-		return v, outcomeCanceled, err
+		return v, outcomeCanceled, 0, err
 	}
 	if err != nil {
-		return v, outcomeFailed, err
+		return v, outcomeFailed, elapsed, err
 	}
-	return v, outcomeOK, nil
+	return v, outcomeOK, elapsed, nil
 }
 
 type outcome int
@@ -473,7 +580,11 @@ func (e *engine[T]) goexit(w *worker, f *Future[T]) {
 		e.finishLocked(f, *new(T), &PanicError{Value: "runtime.Goexit called by the job", Stack: debug.Stack()}, outcomeFailed)
 	}
 	e.retireLocked(w)
+	if e.state == stateOpen && e.workers < e.min {
+		e.startWorkerLocked() // the pool keeps its minimum
+	}
 	e.mu.Unlock()
+	e.notifyScale()
 }
 
 // call runs job, turning a panic into a *PanicError.
@@ -491,9 +602,21 @@ func call[T any](ctx context.Context, job Job[T]) (v T, err error) {
 // then each guard's Done, innermost first. refused reports that a guard
 // refused the job at Start: it did not run, and err is the refusal.
 func runJob[T any](ctx context.Context, job Job[T], guards []Guard) (v T, refused bool, err error) {
+	v, _, refused, err = runTimed(ctx, job, guards, false)
+	return v, refused, err
+}
+
+// runTimed is runJob that also reports how long the job ran. Without guards
+// the time is measured only if timed, so a plain pool never reads the clock.
+func runTimed[T any](ctx context.Context, job Job[T], guards []Guard, timed bool) (v T, elapsed time.Duration, refused bool, err error) {
 	if len(guards) == 0 {
+		if !timed {
+			v, err = call(ctx, job)
+			return v, 0, false, err
+		}
+		begin := time.Now()
 		v, err = call(ctx, job)
-		return v, false, err
+		return v, time.Since(begin), false, err
 	}
 	var small [4]Ticket // common chains keep their tickets on the stack
 	tickets := small[:0]
@@ -504,17 +627,17 @@ func runJob[T any](ctx context.Context, job Job[T], guards []Guard) (v T, refuse
 				guards[j].Done(tickets[j], gerr, 0)
 			}
 			abandon(guards[i+1:])
-			return v, true, gerr
+			return v, 0, true, gerr
 		}
 		tickets = append(tickets, t)
 	}
 	begin := time.Now()
 	v, err = call(ctx, job)
-	elapsed := time.Since(begin)
+	elapsed = time.Since(begin)
 	for j := len(tickets) - 1; j >= 0; j-- {
 		guards[j].Done(tickets[j], err, elapsed)
 	}
-	return v, false, err
+	return v, elapsed, false, err
 }
 
 // abandon tells guards that their admitted job will not start.

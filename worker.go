@@ -7,37 +7,20 @@ import (
 )
 
 // worker is one worker goroutine's handle. The engine's mu guards the list
-// links; wake is its own synchronization; mu guards cancel.
+// links and the idle-timeout fields; wake is its own synchronization; mu
+// guards cancel.
 type worker struct {
 	wake       chan struct{} // capacity 1: one wake-up per claim
-	timer      *time.Timer   // idle timeout, created on first use
+	timer      *time.Timer   // idle timeout (time.AfterFunc), created on first use
+	armed      bool          // timer running
+	expired    bool          // woken by the idle timeout, not for work
+	idleAt     time.Time     // when the worker last parked, with an idle timeout
 	prev, next *worker       // idle list
 	aprev      *worker       // all-workers list
 	anext      *worker
 
 	mu     sync.Mutex
 	cancel context.CancelFunc // cancels the running job's ctx; nil when none
-}
-
-// sleep parks the worker until it is woken (true) or has been idle for d
-// (false). d == 0 waits for a wake-up only.
-func (w *worker) sleep(d time.Duration) bool {
-	if d <= 0 {
-		<-w.wake
-		return true
-	}
-	if w.timer == nil {
-		w.timer = time.NewTimer(d)
-	} else {
-		w.timer.Reset(d)
-	}
-	select {
-	case <-w.wake:
-		w.timer.Stop()
-		return true
-	case <-w.timer.C:
-		return false
-	}
 }
 
 // hold records the cancel func of the job about to run, and calls it at once

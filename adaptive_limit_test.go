@@ -1,0 +1,235 @@
+package crew
+
+// The limit's tests: the engine's side (a scripted controller moves the
+// limit; workers follow) and the gradient controller's rules, one window at
+// a time. The controller against a model downstream is in
+// adaptive_sim_test.go.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// scripted is a controller that returns the limits it is given, one per
+// observed job, then keeps the last.
+type scripted struct {
+	limits []int // guarded by the engine's mu
+}
+
+func (s *scripted) observe(_ time.Duration, _ error, limit, _ int) int {
+	if len(s.limits) == 0 {
+		return limit
+	}
+	l := s.limits[0]
+	s.limits = s.limits[1:]
+	return l
+}
+
+// withController plugs c into p's engine, as WithLimitControl does with the
+// gradient, at limit.
+func withController[T any](p *AdaptivePool[T], c controller, limit int) {
+	p.e.mu.Lock()
+	p.e.ctl, p.e.limit = c, limit
+	p.e.mu.Unlock()
+}
+
+// script sets the limits s returns next.
+func script[T any](p *AdaptivePool[T], s *scripted, limits ...int) {
+	p.e.mu.Lock()
+	s.limits = limits
+	p.e.mu.Unlock()
+}
+
+func TestAdaptiveLimitRiseStartsWorkersForQueuedJobs(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := NewAdaptivePool[int](0, 8)
+		withController(p, &scripted{limits: []int{6}}, 1)
+		quick, err := p.Submit(context.Background(), func(context.Context) (int, error) {
+			time.Sleep(time.Millisecond)
+			return 0, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := newGate()
+		fs := submitN(t, p, 10, g.job)
+		synctest.Wait()
+		if s := p.Stats(); s.Workers != 1 || s.Queued != 10 {
+			t.Fatalf("at limit 1: %+v", s)
+		}
+		time.Sleep(time.Millisecond) // quick ends; the controller says 6
+		synctest.Wait()
+		quick.Wait(context.Background())
+		if s := p.Stats(); s.Busy != 6 || s.Workers != 6 || p.Limit() != 6 {
+			t.Fatalf("after the limit rose to 6: %+v, limit %d; want 6 busy at once", s, p.Limit())
+		}
+		close(g.release)
+		waitAll(t, fs)
+		closePool(t, p)
+	})
+}
+
+func TestAdaptiveLimitFallRetiresSurplus(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := NewAdaptivePool[int](1, 8, WithIdleTimeout(0)) // idle workers never time out
+		ctl := &scripted{}
+		withController(p, ctl, 8)
+		short, trigger, long := newGate(), newGate(), newGate()
+		fs := submitN(t, p, 4, short.job)
+		fs = append(fs, submitN(t, p, 1, trigger.job)...)
+		fs = append(fs, submitN(t, p, 3, long.job)...)
+		synctest.Wait()
+		close(short.release)
+		synctest.Wait()
+		if s := p.Stats(); s.Workers != 8 || s.Busy != 4 {
+			t.Fatalf("before the fall: %+v, want 4 idle and 4 busy", s)
+		}
+		script(p, ctl, 3)
+		close(trigger.release) // its end drops the limit to 3
+		synctest.Wait()
+		// The 4 idle workers (and the trigger's) retire at once, the busy
+		// ones stay with their jobs.
+		if s := p.Stats(); s.Workers != 3 || s.Busy != 3 || p.Limit() != 3 {
+			t.Fatalf("after the limit fell to 3: %+v, limit %d; want the idle workers gone", s, p.Limit())
+		}
+		close(long.release)
+		waitAll(t, fs)
+		synctest.Wait()
+		if s := p.Stats(); s.Workers != 3 {
+			t.Fatalf("after the busy ones finished: %d workers, want the limit 3", s.Workers)
+		}
+		// Under the lower limit, a burst runs 3 at a time.
+		g := newGate()
+		fs = submitN(t, p, 6, g.job)
+		synctest.Wait()
+		if s := p.Stats(); s.Busy != 3 || s.Workers != 3 {
+			t.Fatalf("burst under limit 3: %+v", s)
+		}
+		close(g.release)
+		waitAll(t, fs)
+		closePool(t, p)
+	})
+}
+
+// TestAdaptiveLimitControlSeesJobs: the controller sees each job's own
+// running time and error, and nothing of a job that never ran.
+func TestAdaptiveLimitControlSeesJobs(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := NewAdaptivePool[int](0, 4)
+		var got []time.Duration
+		var errs []error
+		rec := &recorder{f: func(d time.Duration, err error) { got, errs = append(got, d), append(errs, err) }}
+		withController(p, rec, 4)
+		boom := errors.New("boom")
+		job := func(d time.Duration, err error) Job[int] {
+			return func(context.Context) (int, error) { time.Sleep(d); return 0, err }
+		}
+		for _, f := range []Job[int]{job(3*time.Millisecond, nil), job(5*time.Millisecond, boom)} {
+			if _, err := Do(context.Background(), Pool[int](p), f); err != nil && !errors.Is(err, boom) {
+				t.Fatal(err)
+			}
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if _, err := p.Submit(ctx, job(0, nil)); err == nil {
+			t.Fatal("a cancelled ctx was accepted")
+		}
+		closePool(t, p)
+		p.e.mu.Lock()
+		defer p.e.mu.Unlock()
+		if len(got) != 2 || got[0] != 3*time.Millisecond || got[1] != 5*time.Millisecond || errs[0] != nil || !errors.Is(errs[1], boom) {
+			t.Fatalf("observed %v %v, want [3ms 5ms] [nil boom]", got, errs)
+		}
+	})
+}
+
+type recorder struct{ f func(time.Duration, error) }
+
+func (r *recorder) observe(d time.Duration, err error, limit, _ int) int {
+	r.f(d, err)
+	return limit
+}
+
+// settled returns a gradient past slow start at limit with a learned
+// baseline of 10ms and no probe due.
+func settled(cfg LimitConfig, limit int) *gradient {
+	g := newGradient(cfg, 1, 64)
+	g.limit, g.slowStart, g.base, g.windows = limit, false, 10*time.Millisecond, 0
+	return g
+}
+
+// feed observes n jobs of latency d and error err with busy jobs running.
+func feed(g *gradient, n int, d time.Duration, err error, busy int) int {
+	l := g.limit
+	for range n {
+		l = g.observe(d, err, l, busy)
+	}
+	return l
+}
+
+func TestGradientRules(t *testing.T) {
+	ms := time.Millisecond
+	boom := errors.New("503")
+	for _, tt := range []struct {
+		name string
+		cfg  LimitConfig
+		run  func(g *gradient) int // feeds one window at limit 20 (40 jobs)
+		want int
+	}{
+		{"at baseline and full: grow by one", LimitConfig{}, func(g *gradient) int {
+			return feed(g, 40, 10*ms, nil, 20)
+		}, 21},
+		{"at baseline but not full: hold", LimitConfig{}, func(g *gradient) int {
+			return feed(g, 40, 10*ms, nil, 9)
+		}, 20},
+		{"within tolerance: hold", LimitConfig{}, func(g *gradient) int {
+			return feed(g, 40, 11500*time.Microsecond, nil, 20)
+		}, 20},
+		{"twice the baseline: fall to where latency would be 1.1x", LimitConfig{}, func(g *gradient) int {
+			return feed(g, 40, 20*ms, nil, 20)
+		}, 11},
+		{"MaxLatency caps the band", LimitConfig{MaxLatency: 11 * ms}, func(g *gradient) int {
+			return feed(g, 40, 11500*time.Microsecond, nil, 20)
+		}, 17},
+		{"errors over MaxErrorRate: fall by 0.8", LimitConfig{}, func(g *gradient) int {
+			feed(g, 5, 10*ms, boom, 20)
+			return feed(g, 35, 10*ms, nil, 20)
+		}, 16},
+		{"errors within MaxErrorRate: grow", LimitConfig{MaxErrorRate: 0.2}, func(g *gradient) int {
+			feed(g, 5, 10*ms, boom, 20)
+			return feed(g, 35, 10*ms, nil, 20)
+		}, 21},
+		{"IsOverload false: errors left out", LimitConfig{IsOverload: func(error) bool { return false }}, func(g *gradient) int {
+			feed(g, 40, 10*ms, boom, 20)
+			return feed(g, 40, 10*ms, nil, 20)
+		}, 21},
+		{"cancellations and panics left out", LimitConfig{}, func(g *gradient) int {
+			feed(g, 40, time.Nanosecond, context.Canceled, 20)
+			feed(g, 40, time.Nanosecond, &PanicError{Value: "bug"}, 20)
+			return feed(g, 40, 10*ms, nil, 20)
+		}, 21},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			g := settled(tt.cfg, 20)
+			if got := tt.run(g); got != tt.want {
+				t.Errorf("limit %d, want %d", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestGradientSlowStartDoubles(t *testing.T) {
+	g := newGradient(LimitConfig{}, 1, 64)
+	g.windows = 0 // no early probe
+	var path []int
+	for range 4 {
+		path = append(path, feed(g, max(limitWindowMin, 2*g.limit), 10*time.Millisecond, nil, g.limit))
+	}
+	if fmt.Sprint(path) != "[2 4 8 16]" {
+		t.Fatalf("slow start %v, want [2 4 8 16]", path)
+	}
+}
