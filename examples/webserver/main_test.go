@@ -1,0 +1,128 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// TestServerEndpoints starts the real server on a random loopback port and
+// checks the routes and the metrics.
+func TestServerEndpoints(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var out syncBuffer
+	done := make(chan error)
+	go func() { done <- run(ctx, "127.0.0.1:0", 0, &out) }()
+	base := waitForAddr(t, &out)
+
+	for _, tt := range []struct {
+		path, tier, want string
+	}{
+		{"/search", "", "results\n"},
+		{"/pay", "premium", "paid\n"},
+		{"/pay", "", "paid\n"},
+	} {
+		req, err := http.NewRequest(http.MethodGet, base+tt.path, nil)
+		require.NoError(t, err)
+		req.Header.Set("X-Tier", tt.tier)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode, tt.path)
+		require.Equal(t, tt.want, string(body))
+	}
+
+	resp, err := http.Get(base + "/metrics")
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	metrics := string(body)
+	require.Contains(t, resp.Header.Get("Content-Type"), "text/plain")
+	require.Contains(t, metrics, "# TYPE crew_completed_total counter")
+	require.Contains(t, metrics, `crew_completed_total{pool="search"} 1`)
+	require.Contains(t, metrics, `crew_completed_total{pool="pay"} 2`)
+	require.Contains(t, metrics, `crew_breaker_state{breaker="pay"} 0`)
+
+	cancel()
+	require.NoError(t, <-done)
+}
+
+func TestLoadGenerator(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the load generator for a second")
+	}
+	var out syncBuffer
+	require.NoError(t, run(context.Background(), "127.0.0.1:0", 1_000_000_000, &out))
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	require.GreaterOrEqual(t, len(lines), 2)
+	require.Contains(t, lines[len(lines)-1], "/search 200:")
+}
+
+// waitForAddr reads the server's first line to learn its address.
+func waitForAddr(t *testing.T, out *syncBuffer) string {
+	t.Helper()
+	for {
+		line := out.firstLine()
+		if i := strings.Index(line, "http://"); i >= 0 {
+			return strings.Fields(line[i:])[0]
+		}
+		out.wait()
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for one writer and one reader, with a
+// signal on each write.
+type syncBuffer struct {
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	written chan struct{}
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n, err := b.buf.Write(p)
+	if b.written != nil {
+		close(b.written)
+		b.written = nil
+	}
+	return n, err
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func (b *syncBuffer) firstLine() string {
+	s := b.String()
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return ""
+}
+
+// wait blocks until the next Write.
+func (b *syncBuffer) wait() {
+	b.mu.Lock()
+	if b.written == nil {
+		b.written = make(chan struct{})
+	}
+	c := b.written
+	b.mu.Unlock()
+	<-c
+}
+
