@@ -125,4 +125,3 @@ func (b *syncBuffer) wait() {
 	b.mu.Unlock()
 	<-c
 }
-
