@@ -570,3 +570,6 @@ func (w *window) index(now time.Time) int64 {
 }
 
 func (w *window) reset() { w.slices = [windowSlices]windowSlice{} }
+
+// ignoresElapsed: only the slow-call rule uses a job's run time.
+func (b *Breaker) ignoresElapsed() bool { return b.cfg.SlowCallThreshold <= 0 }

@@ -30,8 +30,10 @@ type Guard interface {
 	Start(ctx context.Context) (Ticket, error)
 
 	// Done reports the outcome of a job that Start let through: the job's
-	// error (nil on success, a *PanicError if it panicked, a *RejectedError
-	// if a later guard refused it at Start) and how long it ran.
+	// error (nil on success, a *PanicError if it panicked or called
+	// runtime.Goexit, a *RejectedError if a later guard refused it at Start)
+	// and how long it ran (0 when it did not run; crew's own guards may tell
+	// the engine they have no use for it, and then it is 0 too).
 	Done(t Ticket, err error, elapsed time.Duration)
 
 	// Abandon reports that a job Admit let through will not reach Start: its

@@ -3,7 +3,9 @@ package crew_test
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -187,4 +189,61 @@ func TestChainBadInput(t *testing.T) {
 	defer p.Close(context.Background())
 	require.PanicsWithValue(t, "crew: Chain: guard 1 is nil", func() { crew.Chain[int](p, passGuard{}, nil) })
 	require.Equal(t, crew.Pool[int](p), crew.Chain[int](p), "no guards: the base itself")
+}
+
+func TestChainGuardsHearOfGoexit(t *testing.T) {
+	log := &callLog{}
+	g := &recGuard{name: "g", log: log}
+	p := crew.Chain[int](crew.NewPool[int](1), g)
+	_, err := crew.Do(context.Background(), p, func(context.Context) (int, error) {
+		runtime.Goexit()
+		return 0, nil
+	})
+	var pe *crew.PanicError
+	require.ErrorAs(t, err, &pe)
+	require.Equal(t, []string{"g.Admit", "g.Start", "g.Done"}, log.take())
+	require.ErrorAs(t, g.lastErr, &pe, "a breaker must see a Goexit as a failure, or a probe slot stays taken")
+	require.NoError(t, p.Close(context.Background()))
+}
+
+// TestChainAbandonBeforeResolve: when a dropped job's Future resolves, its
+// guards have already been told, so a caller that resubmits at once finds
+// them up to date.
+func TestChainAbandonBeforeResolve(t *testing.T) {
+	g := &orderGuard{}
+	p := crew.Chain[int](crew.NewPool[int](1), g)
+	b := occupy(t, p)
+	for range 20 {
+		ctx, cancel := context.WithCancel(context.Background())
+		f, err := p.Submit(ctx, value(1))
+		require.NoError(t, err)
+		g.watch.Store(f)
+		cancel()
+		_, err = f.Wait(context.Background())
+		require.ErrorIs(t, err, context.Canceled)
+		require.True(t, g.abandoned.Load(), "the Future resolved before Abandon was called")
+		require.False(t, g.late.Load(), "Abandon was called after the Future resolved")
+		g.abandoned.Store(false)
+	}
+	close(b.release)
+	require.NoError(t, p.Close(context.Background()))
+}
+
+// orderGuard notes whether Abandon ran before the watched Future resolved.
+type orderGuard struct {
+	passGuard
+	watch     atomic.Pointer[crew.Future[int]]
+	abandoned atomic.Bool
+	late      atomic.Bool
+}
+
+func (g *orderGuard) Abandon() {
+	if f := g.watch.Load(); f != nil {
+		select {
+		case <-f.Done():
+			g.late.Store(true)
+		default:
+		}
+	}
+	g.abandoned.Store(true)
 }

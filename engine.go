@@ -47,6 +47,9 @@ type engine[T any] struct {
 	idle    workerList // parked workers, most recent first
 	all     workerList // every live worker, for cancelling running jobs
 	waiters waiterList[T]
+	// settling counts jobs that left the queue and whose Futures are being
+	// resolved outside mu (see settle); Close waits for them.
+	settling int
 
 	submitted, rejected, completed, failed, canceled uint64
 }
@@ -119,13 +122,10 @@ func (e *engine[T]) submit(ctx context.Context, job Job[T], guards []Guard) (*Fu
 		return f, nil
 	}
 	if victim := e.q.evictFor(f); victim != nil {
-		e.dropLocked(victim, errQueueFull)
+		e.leaveLocked(victim)
 		e.enqueueLocked(f)
 		e.mu.Unlock()
-		if victim.stop != nil {
-			victim.stop()
-		}
-		abandon(victim.guards)
+		e.settle(errQueueFull, victim)
 		return f, nil
 	}
 	if e.nonBlocking || ctx.Value(nestedKey{e}) != nil {
@@ -247,20 +247,37 @@ func (e *engine[T]) dropCanceled(f *Future[T]) {
 		return // already started or dropped
 	}
 	e.q.remove(f)
-	e.dropLocked(f, f.ctx.Err())
+	e.leaveLocked(f)
 	e.grantWaitersLocked()
-	e.checkDrainedLocked()
 	e.mu.Unlock()
-	abandon(f.guards)
+	e.settle(f.ctx.Err(), f)
 }
 
-// dropLocked resolves a job that leaves the queue without running. The
-// caller has removed it from the queue and calls abandon(f.guards) after
-// releasing mu. Requires mu held.
-func (e *engine[T]) dropLocked(f *Future[T], err error) {
+// leaveLocked accounts for a job that left the queue and will never run;
+// the caller must then call settle for it, without mu. Until settle is done
+// the pool does not count as drained, so Close never returns before the
+// job's Future is resolved. Requires mu held.
+func (e *engine[T]) leaveLocked(f *Future[T]) {
 	f.queued = false
 	e.canceled++
-	f.fail(err)
+	e.settling++
+}
+
+// settle finishes jobs that leaveLocked took out: their guards learn that
+// they will not start, then their Futures resolve with err. Guards hear
+// first, so a caller who sees the error and resubmits finds them up to date.
+func (e *engine[T]) settle(err error, fs ...*Future[T]) {
+	for _, f := range fs {
+		if f.stop != nil {
+			f.stop()
+		}
+		abandon(f.guards)
+		f.fail(err)
+	}
+	e.mu.Lock()
+	e.settling -= len(fs)
+	e.checkDrainedLocked()
+	e.mu.Unlock()
 }
 
 // work is a worker's loop: take the next job, run it, park when there is
@@ -481,27 +498,21 @@ func (e *engine[T]) giveUp(err error) {
 	e.hardStop, e.closeErr = true, err
 	var dropped []*Future[T]
 	for f := e.q.pop(); f != nil; f = e.q.pop() {
-		e.dropLocked(f, ErrClosed)
+		e.leaveLocked(f)
 		dropped = append(dropped, f)
 	}
 	e.stopCancel()
 	for w := e.all.head; w != nil; w = w.anext {
 		w.cancelJob()
 	}
-	e.checkDrainedLocked()
 	e.mu.Unlock()
-	for _, f := range dropped {
-		if f.stop != nil {
-			f.stop()
-		}
-		abandon(f.guards)
-	}
+	e.settle(ErrClosed, dropped...)
 }
 
 // checkDrainedLocked ends a closing pool once nothing is left to run and
 // no onScale call is running. Requires mu held.
 func (e *engine[T]) checkDrainedLocked() {
-	if e.state == stateClosing && e.workers == 0 && e.q.len() == 0 && !e.notifying {
+	if e.state == stateClosing && e.workers == 0 && e.q.len() == 0 && e.settling == 0 && !e.notifying {
 		e.state = stateDone
 		e.stopCancel()
 		close(e.drained)
@@ -577,7 +588,7 @@ func (e *engine[T]) goexit(w *worker, f *Future[T]) {
 	w.release()
 	e.mu.Lock()
 	if f != nil {
-		e.finishLocked(f, *new(T), &PanicError{Value: "runtime.Goexit called by the job", Stack: debug.Stack()}, outcomeFailed)
+		e.finishLocked(f, *new(T), goexitError(), outcomeFailed)
 	}
 	e.retireLocked(w)
 	if e.state == stateOpen && e.workers < e.min {
@@ -631,13 +642,49 @@ func runTimed[T any](ctx context.Context, job Job[T], guards []Guard, timed bool
 		}
 		tickets = append(tickets, t)
 	}
-	begin := time.Now()
+	timed = timed || wantElapsed(guards)
+	var begin time.Time
+	if timed {
+		begin = time.Now()
+	}
+	returned := false
+	defer func() {
+		if !returned { // runtime.Goexit: the guards still hear of it
+			for j := len(tickets) - 1; j >= 0; j-- {
+				guards[j].Done(tickets[j], goexitError(), 0)
+			}
+		}
+	}()
 	v, err = call(ctx, job)
-	elapsed = time.Since(begin)
+	returned = true
+	if timed {
+		elapsed = time.Since(begin)
+	}
 	for j := len(tickets) - 1; j >= 0; j-- {
 		guards[j].Done(tickets[j], err, elapsed)
 	}
 	return v, elapsed, false, err
+}
+
+// untimedGuard is implemented by crew's own guards, to tell the engine when
+// they have no use for a job's elapsed time, so it can skip the clock.
+type untimedGuard interface {
+	ignoresElapsed() bool
+}
+
+// wantElapsed reports whether some guard may use the elapsed time.
+func wantElapsed(guards []Guard) bool {
+	for _, g := range guards {
+		if u, ok := g.(untimedGuard); !ok || !u.ignoresElapsed() {
+			return true
+		}
+	}
+	return false
+}
+
+// goexitError is the outcome of a job that called runtime.Goexit.
+func goexitError() error {
+	return &PanicError{Value: "runtime.Goexit called by the job", Stack: debug.Stack()}
 }
 
 // abandon tells guards that their admitted job will not start.
