@@ -53,7 +53,20 @@ func NewAdaptivePool[T any](minWorkers, maxWorkers int, opts ...Option) *Adaptiv
 			minWorkers, maxWorkers))
 	}
 	c := newConfig(opts)
-	return &AdaptivePool[T]{e: newAdaptiveEngine(&fifo[T]{}, &c, minWorkers, maxWorkers)}
+	var q queue[T] = &fifo[T]{}
+	if c.adapt.priority {
+		q = prioQueueFor[T](&c)
+	}
+	return &AdaptivePool[T]{e: newAdaptiveEngine(q, &c, minWorkers, maxWorkers)}
+}
+
+// WithPriorityOrder makes NewAdaptivePool run queued jobs by priority, as a
+// PriorityPool does: higher WithPriority first, first in first out among
+// equals, with aging; WithAging and WithEvictLowest then apply. The result
+// is a priority pool whose worker count adapts. Other constructors ignore
+// it.
+func WithPriorityOrder() Option {
+	return optionFunc(func(c *config) { c.adapt.priority = true })
 }
 
 // WithIdleTimeout sets how long a worker of an adaptive pool waits for a job
@@ -84,8 +97,9 @@ func WithOnScale(fn func(workers, limit int)) Option {
 
 // adaptiveConfig holds the adaptive pool's options.
 type adaptiveConfig struct {
-	onScale func(workers, limit int)
-	limit   *LimitConfig // WithLimitControl; nil: the limit stays at max
+	priority bool // WithPriorityOrder
+	onScale  func(workers, limit int)
+	limit    *LimitConfig // WithLimitControl; nil: the limit stays at max
 }
 
 // newAdaptiveEngine builds an engine with queue discipline q and the

@@ -19,27 +19,6 @@ import (
 	"github.com/crew-go/crew"
 )
 
-// The adaptive pool joins the conformance suite (guarantees 1-5) in three
-// shapes: growing from zero with a short idle timeout (workers come and go
-// during the tests), all workers kept (min = max), and under the limit
-// controller.
-func init() {
-	poolKinds = append(poolKinds,
-		poolKind{"adaptive", func(w int, o ...crew.Option) crew.Pool[int] {
-			return crew.NewAdaptivePool[int](0, w, append([]crew.Option{crew.WithIdleTimeout(time.Millisecond)}, o...)...)
-		}},
-		poolKind{"adaptive-min", func(w int, o ...crew.Option) crew.Pool[int] {
-			return crew.NewAdaptivePool[int](w, w, o...)
-		}},
-		poolKind{"adaptive-limit", func(w int, o ...crew.Option) crew.Pool[int] {
-			return crew.NewAdaptivePool[int](0, w, append([]crew.Option{crew.WithLimitControl(crew.LimitConfig{Initial: w})}, o...)...)
-		}},
-		poolKind{"adaptive-chain", func(w int, o ...crew.Option) crew.Pool[int] {
-			return crew.Chain[int](crew.NewAdaptivePool[int](0, w, o...), passGuard{})
-		}},
-	)
-}
-
 const (
 	simNoLoad  = 10 * time.Millisecond // the downstream's latency below capacity
 	simMax     = 64                    // the pool's maxWorkers

@@ -36,6 +36,24 @@ var poolKinds = []poolKind{
 		return crew.Chain[int](crew.NewPool[int](w, o...),
 			crew.NewRateLimiter(rate.Limit(1e6), 1000), crew.NewBreaker(crew.BreakerConfig{}))
 	}},
+	// Adaptive: growing from zero with a short idle timeout (workers come
+	// and go during the tests), all workers kept (min = max), under the
+	// limit controller, behind a Chain, and in priority order.
+	{"adaptive", func(w int, o ...crew.Option) crew.Pool[int] {
+		return crew.NewAdaptivePool[int](0, w, append([]crew.Option{crew.WithIdleTimeout(time.Millisecond)}, o...)...)
+	}},
+	{"adaptive-min", func(w int, o ...crew.Option) crew.Pool[int] {
+		return crew.NewAdaptivePool[int](w, w, o...)
+	}},
+	{"adaptive-limit", func(w int, o ...crew.Option) crew.Pool[int] {
+		return crew.NewAdaptivePool[int](0, w, append([]crew.Option{crew.WithLimitControl(crew.LimitConfig{Initial: w})}, o...)...)
+	}},
+	{"adaptive-chain", func(w int, o ...crew.Option) crew.Pool[int] {
+		return crew.Chain[int](crew.NewAdaptivePool[int](0, w, o...), passGuard{})
+	}},
+	{"adaptive-priority", func(w int, o ...crew.Option) crew.Pool[int] {
+		return crew.NewAdaptivePool[int](0, w, append([]crew.Option{crew.WithPriorityOrder(), crew.WithIdleTimeout(time.Millisecond)}, o...)...)
+	}},
 	{"foreign-chain", func(w int, o ...crew.Option) crew.Pool[int] {
 		return crew.Chain[int](foreignPool[int]{crew.NewPool[int](w, o...)}, passGuard{})
 	}},

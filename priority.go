@@ -45,11 +45,7 @@ func NewPriorityPool[T any](workers int, opts ...Option) *PriorityPool[T] {
 		panic(fmt.Sprintf("crew: NewPriorityPool(%d): workers must be >= 1", workers))
 	}
 	c := newConfig(opts)
-	step := DefaultAgingStep
-	if c.agingSet {
-		step = c.aging
-	}
-	q := newPrioQueue[T](step, c.prio.evictLowest)
+	q := prioQueueFor[T](&c)
 	return &PriorityPool[T]{e: newEngine(q, &c, 0, workers), q: q}
 }
 
@@ -99,6 +95,15 @@ func WithEvictLowest() Option {
 }
 
 // priorityConfig holds the priority pool's options.
+// prioQueueFor returns the priority queue the options describe.
+func prioQueueFor[T any](c *config) *prioQueue[T] {
+	step := DefaultAgingStep
+	if c.agingSet {
+		step = c.aging
+	}
+	return newPrioQueue[T](step, c.prio.evictLowest)
+}
+
 type priorityConfig struct {
 	evictLowest bool // WithEvictLowest
 }
