@@ -1,27 +1,66 @@
 // Package crew provides composable worker pools for servers: bounded
-// concurrency with typed results, and guards that protect what the jobs call.
+// concurrency with typed results, priority, autoscaling and batching, and
+// guards (rate limit, circuit breaker) that stack on any pool.
 //
 // # Choosing a pool
 //
-// [NewPool] runs at most n jobs at once, first in, first out. Every pool
-// implements [Pool]: [Pool.Submit] queues a [Job] and returns its [Future];
-// [Do] submits and waits.
+// Every pool implements [Pool]: [Pool.Submit] queues a [Job] and returns its
+// [Future]; [Do] submits and waits; [Pool.Close] drains; [Pool.Stats] counts.
+//
+//   - [NewPool] runs at most n jobs at once, first in, first out. Start here.
+//   - [NewPriorityPool] runs the queued job of the highest priority first
+//     ([WithPriority] puts it in the Submit ctx, so it survives a [Chain]),
+//     first in, first out among equals. Waiting jobs age: with the default
+//     [DefaultAgingStep] of 100ms, a job of priority p is overtaken only by
+//     priority-q work queued less than (q-p)*100ms after it, so none starves;
+//     WithAging(0) gives strict order. [WithEvictLowest] lets a full queue
+//     drop its lowest-ranked newest job, which resolves with [ErrQueueFull],
+//     to admit a higher one. [PriorityPool.QueueStats] shows the oldest wait
+//     and per-level counts.
+//   - [NewAdaptivePool] keeps between min and max workers: a job that finds
+//     no idle worker starts one at once, up to the pool's limit, and a worker
+//     idle for [WithIdleTimeout] (default [DefaultIdleTimeout]) retires,
+//     never below min. With [WithLimitControl] the limit itself moves between
+//     the bounds: it grows while the jobs' latency stays near the learned
+//     no-load latency and falls when latency or overload errors rise, so the
+//     pool stops adding workers that would only queue at the downstream;
+//     short probes re-learn the no-load latency. [WithPriorityOrder] gives it
+//     the priority queue. [AdaptivePool.Limit] and [WithOnScale] show workers
+//     and limit to operators.
+//   - [NewBatcher] turns many small Submits into bulk calls of a
+//     [BatchFunc], and gives each caller its own result or error
+//     ([ItemErrors]).
+//   - [Handler] and [Middleware] put a pool in front of an http.Handler.
 //
 // # Composition
 //
-// [Chain] puts [Guard] values in front of any pool: guards[0] is the
-// outermost. A guard may refuse a job at Submit, delay or refuse it when a
-// worker is about to start it, and it sees every outcome.
+// Guards stack on any pool with [Chain]: Chain(pool, limiter, breaker), where
+// guards[0] is the outermost. At Submit every guard's Admit runs in order and
+// must not block: a [RateLimiter] refuses there a job that could not start in
+// time, and a [Breaker] refuses everything while open. No refusal queues
+// anything, and each is a *[RejectedError] with a RetryAfter. When a worker
+// takes the job, each guard's Start runs in the same order: the limiter waits
+// for the job's token (tokens bound starts, not Submits), and the breaker
+// hands out a permit stamped with its generation, or refuses a job queued
+// before it opened. Outcomes go back innermost first.
+//
+// Put the limiter outside the breaker. An open circuit then spends no tokens,
+// and the breaker only ever sees calls that passed the limiter; it never
+// counts a refusal or a cancellation as a failure of the downstream. One
+// guard may protect several pools of different result types, and any type
+// that implements [Guard] is a guard (see the bulkhead example). A [Batcher]
+// can run its batches on any pool, so a Chain's guards apply per batch.
 //
 // # Concurrency
 //
-// Every pool is safe for concurrent use. One engine serves all pools: a queue
-// discipline (first in first out, or by priority) and a worker-count policy
-// plug into it. The engine's mutex guards the queue, the idle-worker list and
-// the counters; it is held only to take or account for a job, never while a
-// job, a guard or a callback runs. Workers are goroutines started on demand
-// up to the pool's limit; an idle worker parks on its own channel, and the
-// most recently idle one is woken first. A blocked Submit waits in a
+// Every exported type is safe for concurrent use. One engine serves all
+// pools: a queue discipline (first in first out, or by priority) and a
+// worker-count policy (fixed, or adaptive) plug into it. The engine's mutex
+// guards the queue, the idle-worker list and the counters; it is held only
+// to take or account for a job, never while a job, a guard or a callback
+// runs. Workers are goroutines started on demand up to the pool's limit; an
+// idle worker parks on its own channel, and the most recently idle one is
+// woken first, so the longest idle retires first. A blocked Submit waits in a
 // first-come, first-served line and is handed the room a worker frees.
 //
 // A job's ctx carries the submitter's values and cancellation, and is
@@ -30,14 +69,28 @@
 // submits to its own pool never waits for room it would itself free: when
 // the queue is full such a nested Submit returns [ErrQueueFull].
 //
-// Close synchronizes before its return: when it returns, every accepted job's
-// Future is resolved and no goroutine of the pool is left.
+// Resolving a Future synchronizes before its Done channel closes and before
+// Wait returns. Close synchronizes before its return: when it returns, every
+// accepted job's Future is resolved and no goroutine of the pool is left.
+// Hooks ([BreakerConfig].OnStateChange, [WithOnScale]) run outside every
+// lock and may call back into the pool or guard. crew never logs and starts
+// no goroutine at import.
 //
 // # Costs
 //
-// Submit allocates one object per job (its Future) when the ctx can never
-// end, as with context.Background; a cancellable ctx adds the watcher and a
-// per-job ctx (a few more allocations). Waiting on a Future allocates its
-// channel on first use. See the benchmarks module for measured figures
-// against ants, pond, workerpool, conc and errgroup.
+// Figures from a shared 2-core machine; the benchmarks module measures them
+// beside ants, pond, workerpool, conc, errgroup, gobreaker, failsafe-go and
+// x/time/rate in the same run.
+//
+// Submit allocates one object per job (its Future, about 220 bytes) when the
+// ctx can never end, as with context.Background; a cancellable ctx adds the
+// watcher and a per-job ctx (a few more allocations). A fire-and-forget job
+// costs about 300-400 ns on NewPool, about half of pond's and a third of
+// ants's. Waiting on a Future allocates its channel on first use. The
+// priority queue costs O(log L) per operation for L non-empty priority levels
+// and reads the clock once per Submit. An adaptive pool costs what NewPool
+// costs; its limit control adds two clock reads per job; an idle adaptive
+// pool holds min parked goroutines and no timer. A Breaker's success path is
+// about 10 ns and allocation-free; a RateLimiter costs about what
+// rate.Limiter.Wait costs; a Chain of both adds about 150 ns per job.
 package crew
