@@ -76,7 +76,10 @@ func newAnts(workers int, task func()) runner {
 }
 
 func (r *antsRunner) Submit() error { return r.p.Submit(r.task) }
-func (r *antsRunner) Close() error  { return r.p.ReleaseTimeout(time.Minute) }
+func (r *antsRunner) Close() error  { return r.p.ReleaseTimeout(timeoutRelease) }
+
+// timeoutRelease bounds the wait for ants to release its workers.
+const timeoutRelease = time.Minute
 
 // pond: v2 Pool.Go (no task handle, the cheapest submit), unbounded queue.
 type pondRunner struct {
