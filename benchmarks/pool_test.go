@@ -111,8 +111,9 @@ func runWorkload(b *testing.B, l lib, w workload, st *stats) {
 	b.ReportMetric(float64(st.mallocs)/tasks, "allocs/task")
 	b.ReportMetric(float64(st.bytes)/tasks, "B/task")
 	if st.sampleHeap {
-		b.ReportMetric(float64(st.peakHeap)/(1<<20), "peak-heap-MB")
-		b.ReportMetric(float64(st.peakStacks)/(1<<20), "peak-stacks-MB")
+		// Decimal megabytes: benchstat reads the MB unit as 1e6 bytes.
+		b.ReportMetric(float64(st.peakHeap)/1e6, "peak-heap-MB")
+		b.ReportMetric(float64(st.peakStacks)/1e6, "peak-stacks-MB")
 	}
 	if st.taskCPU > 0 {
 		procs := float64(runtime.GOMAXPROCS(0))
