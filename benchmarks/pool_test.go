@@ -28,8 +28,9 @@ type workload struct {
 // stats collects what a workload run measured, for the custom metrics.
 type stats struct {
 	mallocs, bytes uint64        // during the timed part
-	peakHeap       uint64        // HeapInuse, sampled every millisecond (sampleHeap)
-	peakStacks     uint64        // StackInuse, likewise
+	cpu            time.Duration // process CPU time during the timed part
+	peakHeap       uint64        // HeapInuse growth over the start, sampled every millisecond (sampleHeap)
+	peakStacks     uint64        // StackInuse growth, likewise
 	sampleHeap     bool          // run the sampler
 	taskCPU        time.Duration // one task alone, when known (efficiency)
 }
@@ -60,6 +61,7 @@ func runWorkload(b *testing.B, l lib, w workload, st *stats) {
 		var m0, m1 runtime.MemStats
 		runtime.ReadMemStats(&m0)
 		var submitErr atomic.Value
+		cpu0 := processCPU()
 		b.StartTimer()
 
 		if w.submitters == 1 {
@@ -94,6 +96,7 @@ func runWorkload(b *testing.B, l lib, w workload, st *stats) {
 		}
 
 		b.StopTimer()
+		st.cpu += processCPU() - cpu0
 		runtime.ReadMemStats(&m1)
 		stopSampler()
 		st.mallocs += m1.Mallocs - m0.Mallocs
@@ -110,6 +113,9 @@ func runWorkload(b *testing.B, l lib, w workload, st *stats) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/tasks, "ns/task")
 	b.ReportMetric(float64(st.mallocs)/tasks, "allocs/task")
 	b.ReportMetric(float64(st.bytes)/tasks, "B/task")
+	if st.cpu > 0 {
+		b.ReportMetric(float64(st.cpu.Nanoseconds())/tasks, "cpu-ns/task")
+	}
 	if st.sampleHeap {
 		// Decimal megabytes: benchstat reads the MB unit as 1e6 bytes.
 		b.ReportMetric(float64(st.peakHeap)/1e6, "peak-heap-MB")
@@ -123,7 +129,9 @@ func runWorkload(b *testing.B, l lib, w workload, st *stats) {
 }
 
 // startSampler samples the heap every millisecond into st until the returned
-// func is called; it does nothing unless st.sampleHeap.
+// func is called; it does nothing unless st.sampleHeap. It records the growth
+// over the heap at its start (just after a runtime.GC), so what earlier
+// benchmarks left in the process does not count.
 func startSampler(st *stats) (stop func()) {
 	if !st.sampleHeap {
 		return func() {}
@@ -133,10 +141,15 @@ func startSampler(st *stats) (stop func()) {
 		{Name: "/memory/classes/heap/unused:bytes"},
 		{Name: "/memory/classes/heap/stacks:bytes"}, // StackInuse
 	}
+	metrics.Read(samples)
+	heap0 := samples[0].Value.Uint64() + samples[1].Value.Uint64()
+	stacks0 := samples[2].Value.Uint64()
 	read := func() {
 		metrics.Read(samples)
-		st.peakHeap = max(st.peakHeap, samples[0].Value.Uint64()+samples[1].Value.Uint64())
-		st.peakStacks = max(st.peakStacks, samples[2].Value.Uint64())
+		heap := samples[0].Value.Uint64() + samples[1].Value.Uint64()
+		st.peakHeap = max(st.peakHeap, heap-min(heap, heap0))
+		stacks := samples[2].Value.Uint64()
+		st.peakStacks = max(st.peakStacks, stacks-min(stacks, stacks0))
 	}
 	quit, exited := make(chan struct{}), make(chan struct{})
 	go func() {
@@ -187,7 +200,8 @@ func BenchmarkBurst(b *testing.B) {
 }
 
 // BenchmarkSleep: 100,000 tasks sleeping 10 ms, 10,000 workers; reports the
-// peak HeapInuse (and StackInuse) sampled every millisecond.
+// peak HeapInuse (and StackInuse) sampled every millisecond, as growth over
+// the heap in use when the iteration starts.
 func BenchmarkSleep(b *testing.B) {
 	eachLib(b, workload{
 		tasks: 100_000, submitters: 1, workers: 10_000,
