@@ -27,15 +27,14 @@ func main() {
 	flag.Parse()
 	scale := 1.0
 	if *quick {
-		scale = 0.15
+		scale = 0.12
 	}
 	fmt.Println("crew tour: each pattern against a simulated downstream")
 	fmt.Println()
 	live := isTerminal(os.Stdout)
 	var rows []*report
 	for _, s := range sections {
-		r := s.run(scale, progress(live, s.name))
-		rows = append(rows, r)
+		rows = append(rows, s.run(scale, progress(live, s.name))...)
 		if live {
 			fmt.Print("\r\033[K")
 		} else {
@@ -49,23 +48,199 @@ func main() {
 // section is one pattern of the tour.
 type section struct {
 	name string
-	run  func(scale float64, tick func(done, total int)) *report
+	run  func(scale float64, tick func(done, total int)) []*report
 }
 
 var sections = []section{
 	{"pool", tourPool},
+	{"priority", tourPriority},
+	{"adaptive", tourAdaptive},
+	{"ratelimit", tourRateLimit},
+	{"breaker", tourBreaker},
+	{"chain", tourChain},
 }
 
 // tourPool: a fixed pool bounds the calls in flight to the downstream's
 // capacity, so latency stays at its no-load value.
-func tourPool(scale float64, tick func(done, total int)) *report {
+func tourPool(scale float64, tick func(done, total int)) []*report {
 	d := newDownstream(8, 2*time.Millisecond)
 	p := crew.NewPool[int](8)
-	r := load(p, int(4000*scale), 0, d.call, tick)
+	r := load(p, 16, seconds(2, scale), d.call, nil, tick)
 	close1(p)
 	r.pattern = "pool"
-	r.notes = "8 workers, FIFO; downstream capacity 8"
-	return r
+	r.notes = "8 workers for a downstream of capacity 8, 16 callers"
+	return []*report{r}
+}
+
+// tourPriority: premium callers (priority 10) and free ones (0) share an
+// overloaded priority pool; premium waits little, free waits its turn, and
+// aging bounds how long.
+func tourPriority(scale float64, tick func(done, total int)) []*report {
+	d := newDownstream(4, 2*time.Millisecond)
+	p := crew.NewPriorityPool[int](4)
+	premium := func(ctx context.Context) context.Context { return crew.WithPriority(ctx, 10) }
+	rs := loadMixed(p, []loadClass{{"priority: premium", 8, premium}, {"priority: free", 24, nil}}, seconds(2, scale), d.call, tick)
+	close1(p)
+	qs := p.QueueStats()
+	rs[0].notes = "4 workers, 8 premium + 24 free callers"
+	rs[1].notes = fmt.Sprintf("aging %v per level; queue now %d", crew.DefaultAgingStep, qs.Queued)
+	return rs
+}
+
+// tourAdaptive: the worker count follows a load step (2, then 24, then 2
+// callers) and falls back after the idle timeout.
+func tourAdaptive(scale float64, tick func(done, total int)) []*report {
+	d := newDownstream(32, 4*time.Millisecond)
+	p := crew.NewAdaptivePool[int](1, 32, crew.WithIdleTimeout(seconds(0.3, scale)))
+	spark := sample(seconds(0.05, scale), func() int { return p.Stats().Workers })
+	step := seconds(1, scale)
+	r := load(p, 2, step, d.call, nil, tick)
+	r.merge(load(p, 24, step, d.call, nil, tick))
+	r.merge(load(p, 2, 2*step, d.call, nil, tick))
+	workers := spark()
+	close1(p)
+	r.pattern = "adaptive"
+	r.notes = "workers " + sparkline(workers, 32) + fmt.Sprintf(" (max %d)", slices.Max(workers))
+	return []*report{r}
+}
+
+// tourRateLimit: 32 callers against a limit of 500 starts a second; what
+// cannot start within 20 ms is refused at Submit with a Retry-After.
+func tourRateLimit(scale float64, tick func(done, total int)) []*report {
+	d := newDownstream(64, time.Millisecond)
+	limiter := crew.NewRateLimiter(500, 10, crew.WithMaxWait(20*time.Millisecond))
+	p := crew.Chain(crew.NewPool[int](16), limiter)
+	r := load(p, 32, seconds(2, scale), d.call, nil, tick)
+	close1(p)
+	r.pattern = "ratelimit"
+	r.notes = "500 starts/s, burst 10, max wait 20ms"
+	return []*report{r}
+}
+
+// tourBreaker: the downstream fails for a while; the breaker opens, sheds
+// the load, probes, and closes once the downstream is back.
+func tourBreaker(scale float64, tick func(done, total int)) []*report {
+	d := newDownstream(16, 2*time.Millisecond)
+	var mu sync.Mutex
+	var changes []string
+	b := crew.NewBreaker(crew.BreakerConfig{
+		FailureThreshold: 5,
+		ResetTimeout:     seconds(0.2, scale),
+		OnStateChange: func(from, to crew.CircuitState) {
+			mu.Lock()
+			changes = append(changes, to.String())
+			mu.Unlock()
+		},
+	})
+	p := crew.Chain(crew.NewPool[int](8), b)
+	total := seconds(2, scale)
+	stopFlaky := flaky(d, total/4, total/2) // fails from 1/4 to 3/4 of the run
+	r := load(p, 8, total, d.call, nil, tick)
+	stopFlaky()
+	close1(p)
+	r.pattern = "breaker"
+	mu.Lock()
+	r.notes = transitions(changes)
+	mu.Unlock()
+	return []*report{r}
+}
+
+// tourChain: the patterns stacked: an adaptive pool behind a rate limiter
+// and a breaker, against a downstream that fails for a while.
+func tourChain(scale float64, tick func(done, total int)) []*report {
+	d := newDownstream(8, 2*time.Millisecond)
+	limiter := crew.NewRateLimiter(2000, 20, crew.WithMaxWait(10*time.Millisecond))
+	b := crew.NewBreaker(crew.BreakerConfig{FailureThreshold: 5, ResetTimeout: seconds(0.2, scale)})
+	pool := crew.NewAdaptivePool[int](0, 16, crew.WithIdleTimeout(seconds(0.3, scale)))
+	p := crew.Chain(pool, limiter, b)
+	total := seconds(2, scale)
+	stopFlaky := flaky(d, total/3, total/2)
+	spark := sample(seconds(0.05, scale), func() int { return pool.Stats().Workers })
+	r := load(p, 32, total, d.call, nil, tick)
+	stopFlaky()
+	workers := spark()
+	close1(p)
+	r.pattern = "chain"
+	r.notes = "Chain(adaptive 0..16, limiter 2000/s, breaker) workers " + sparkline(workers, 16)
+	return []*report{r}
+}
+
+// transitions writes a breaker's state changes, folding repeated failed
+// probe rounds: closed→open→(half-open→open)×3→half-open→closed.
+func transitions(changes []string) string {
+	out := []string{"closed"}
+	for i := 0; i < len(changes); {
+		n := 0
+		for i+1 < len(changes) && changes[i] == "half-open" && changes[i+1] == "open" {
+			n++
+			i += 2
+		}
+		switch {
+		case n > 1:
+			out = append(out, fmt.Sprintf("(half-open→open)×%d", n))
+		case n == 1:
+			out = append(out, "half-open", "open")
+		default:
+			out = append(out, changes[i])
+			i++
+		}
+	}
+	return strings.Join(out, "→")
+}
+
+// seconds scales a duration of the full tour.
+func seconds(s, scale float64) time.Duration {
+	return time.Duration(s * scale * float64(time.Second))
+}
+
+// flaky makes d fail from after until after+span, in the background.
+func flaky(d *downstream, after, span time.Duration) (stop func()) {
+	t1 := time.AfterFunc(after, func() { d.failing.Store(true) })
+	t2 := time.AfterFunc(after+span, func() { d.failing.Store(false) })
+	return func() {
+		t1.Stop()
+		t2.Stop()
+		d.failing.Store(false)
+	}
+}
+
+// sample records f every period until the returned func is called, which
+// returns the samples.
+func sample(period time.Duration, f func() int) func() []int {
+	var mu sync.Mutex
+	var got []int
+	stop := ticker(period, func() {
+		mu.Lock()
+		got = append(got, f())
+		mu.Unlock()
+	})
+	return func() []int {
+		stop()
+		mu.Lock()
+		defer mu.Unlock()
+		return got
+	}
+}
+
+// sparkline draws values from 0 to top as a line of block characters,
+// at most 40 wide.
+func sparkline(values []int, top int) string {
+	const bars = "▁▂▃▄▅▆▇█"
+	runes := []rune(bars)
+	if len(values) > 40 { // keep the peaks when shrinking
+		w := make([]int, 40)
+		for i, v := range values {
+			j := i * 40 / len(values)
+			w[j] = max(w[j], v)
+		}
+		values = w
+	}
+	var sb strings.Builder
+	for _, v := range values {
+		i := v * (len(runes) - 1) / max(top, 1)
+		sb.WriteRune(runes[min(max(i, 0), len(runes)-1)])
+	}
+	return sb.String()
 }
 
 // downstream simulates a dependency that answers in base time up to capacity
@@ -113,49 +288,91 @@ type report struct {
 	notes    string
 }
 
-// load submits jobs to p from 16 goroutines, pacing them every gap (0: as
-// fast as Submit takes them), and measures each job's latency from Submit to
-// outcome.
-func load(p crew.Pool[int], jobs int, gap time.Duration, call crew.Job[int], tick func(done, total int)) *report {
-	r := &report{jobs: jobs, rejected: map[string]int{}}
-	var mu sync.Mutex
+// loadClass is one group of callers of loadMixed.
+type loadClass struct {
+	name    string
+	callers int
+	ctx     func(context.Context) context.Context // nil: context.Background()
+}
+
+// load runs callers goroutines that each call p in a loop (Submit and wait)
+// for d, and measures each call's latency from Submit to outcome.
+func load(p crew.Pool[int], callers int, d time.Duration, call crew.Job[int], ctx func(context.Context) context.Context, tick func(done, total int)) *report {
+	return loadMixed(p, []loadClass{{"", callers, ctx}}, d, call, tick)[0]
+}
+
+// loadMixed is load with several classes of callers at once, one report each.
+func loadMixed(p crew.Pool[int], classes []loadClass, d time.Duration, call crew.Job[int], tick func(done, total int)) []*report {
 	var wg sync.WaitGroup
-	var next, done atomic.Int64
+	var calls atomic.Int64
 	start := time.Now()
-	stopTick := ticker(func() { tick(int(done.Load()), jobs) })
-	for range 16 {
-		wg.Go(func() {
-			for {
-				i := next.Add(1) - 1
-				if i >= int64(jobs) {
-					return
+	deadline := start.Add(d)
+	stopTick := ticker(100*time.Millisecond, func() {
+		tick(int(time.Since(start)*100/d), 100)
+	})
+	var reports []*report
+	for _, c := range classes {
+		r := &report{pattern: c.name, rejected: map[string]int{}}
+		reports = append(reports, r)
+		var mu sync.Mutex
+		for range c.callers {
+			wg.Go(func() {
+				ctx := context.Background()
+				if c.ctx != nil {
+					ctx = c.ctx(ctx)
 				}
-				if gap > 0 {
-					time.Sleep(time.Until(start.Add(time.Duration(i) * gap)))
+				for time.Now().Before(deadline) {
+					t0 := time.Now()
+					_, err := crew.Do(ctx, p, call)
+					lat := time.Since(t0)
+					calls.Add(1)
+					var rej *crew.RejectedError
+					mu.Lock()
+					r.jobs++
+					switch {
+					case err == nil:
+						r.ok++
+						r.lat = append(r.lat, lat)
+					case errors.As(err, &rej):
+						r.rejected[rej.Guard]++
+					default:
+						r.failed++
+					}
+					mu.Unlock()
+					if err != nil { // a refused caller backs off as told, or a little
+						time.Sleep(max(retryAfter(err), time.Millisecond))
+					}
 				}
-				t0 := time.Now()
-				_, err := crew.Do(context.Background(), p, call)
-				lat := time.Since(t0)
-				done.Add(1)
-				mu.Lock()
-				var rej *crew.RejectedError
-				switch {
-				case err == nil:
-					r.ok++
-					r.lat = append(r.lat, lat)
-				case errors.As(err, &rej):
-					r.rejected[rej.Guard]++
-				default:
-					r.failed++
-				}
-				mu.Unlock()
-			}
-		})
+			})
+		}
 	}
 	wg.Wait()
 	stopTick()
-	r.elapsed = time.Since(start)
-	return r
+	for _, r := range reports {
+		r.elapsed = time.Since(start)
+	}
+	return reports
+}
+
+// retryAfter is the delay a refusal asks for; 0 if none.
+func retryAfter(err error) time.Duration {
+	var rej *crew.RejectedError
+	if errors.As(err, &rej) {
+		return rej.RetryAfter
+	}
+	return 0
+}
+
+// merge adds o's counts to r.
+func (r *report) merge(o *report) {
+	r.jobs += o.jobs
+	r.ok += o.ok
+	r.failed += o.failed
+	for k, v := range o.rejected {
+		r.rejected[k] += v
+	}
+	r.elapsed += o.elapsed
+	r.lat = append(r.lat, o.lat...)
 }
 
 func close1(p interface{ Close(context.Context) error }) {
@@ -167,10 +384,10 @@ func close1(p interface{ Close(context.Context) error }) {
 }
 
 func printTable(rows []*report) {
-	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "pattern\tjobs\tok\tfailed\trejected\tthroughput\tp50\tp99\t\tnotes")
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "pattern\tjobs\tok\tfailed\trejected\tthroughput\tp50\tp99\tnotes")
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%.0f/s\t%s\t%s\t\t%s\n",
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%.0f/s\t%s\t%s\t%s\n",
 			r.pattern, r.jobs, r.ok, r.failed, rejections(r.rejected),
 			float64(r.ok)/r.elapsed.Seconds(), pct(r.lat, 50), pct(r.lat, 99), r.notes)
 	}
@@ -204,16 +421,16 @@ func progress(live bool, name string) func(done, total int) {
 		return func(int, int) {}
 	}
 	return func(done, total int) {
-		fmt.Printf("\r\033[K%-10s %6d/%d", name, done, total)
+		fmt.Printf("\r\033[K%-10s %3d%%", name, min(done*100/max(total, 1), 100))
 	}
 }
 
-// ticker calls f every 100 ms until the returned stop is called.
-func ticker(f func()) (stop func()) {
+// ticker calls f every period until the returned stop is called.
+func ticker(period time.Duration, f func()) (stop func()) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		t := time.NewTicker(100 * time.Millisecond)
+		t := time.NewTicker(period)
 		defer t.Stop()
 		for {
 			select {
