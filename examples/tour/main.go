@@ -83,7 +83,7 @@ func tourPriority(scale float64, tick func(done, total int)) []*report {
 	close1(p)
 	qs := p.QueueStats()
 	rs[0].notes = "4 workers, 8 premium + 24 free callers"
-	rs[1].notes = fmt.Sprintf("aging %v per level; queue now %d", crew.DefaultAgingStep, qs.Queued)
+	rs[1].notes = fmt.Sprintf("aging: waits at most 10 levels x %v behind premium; %d left queued", crew.DefaultAgingStep, qs.Queued)
 	return rs
 }
 
