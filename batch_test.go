@@ -828,3 +828,183 @@ func TestBatcherStats(t *testing.T) {
 		assert.Equal(t, want, b.BatchStats())
 	})
 }
+
+// countGuard counts the calls a Chain makes to it, and refuses when told to.
+type countGuard struct {
+	admitErr, startErr error
+	mu                 sync.Mutex
+	admits, starts     int
+	abandons           int
+	doneErrs           []error
+}
+
+func (g *countGuard) Admit(context.Context) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.admits++
+	return g.admitErr
+}
+
+func (g *countGuard) Start(context.Context) (crew.Ticket, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.starts++
+	return 0, g.startErr
+}
+
+func (g *countGuard) Done(_ crew.Ticket, err error, _ time.Duration) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.doneErrs = append(g.doneErrs, err)
+}
+
+func (g *countGuard) Abandon() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.abandons++
+}
+
+func TestBatcherSharesAPool(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		pool := crew.NewPool[struct{}](1)
+		r := &recorder{gate: make(chan struct{})}
+		ints := crew.NewBatcher(r.fn, crew.WithBatchSize(2), crew.WithBatchPool(pool))
+		strs := crew.NewBatcher(func(ctx context.Context, items []string) ([]int, error) {
+			ints := make([]int, len(items))
+			for i := range items {
+				ints[i] = len(items[i])
+			}
+			_, err := r.fn(ctx, ints)
+			return ints, err
+		}, crew.WithBatchSize(2), crew.WithBatchPool(pool))
+		fi := submitAll(t, ints, 1, 2)
+		fa, err := strs.Submit(context.Background(), "abc")
+		require.NoError(t, err)
+		_, err = strs.Submit(context.Background(), "de")
+		require.NoError(t, err)
+		synctest.Wait()
+		assert.Len(t, r.got(), 1, "the pool's one worker runs one batch at a time")
+		assert.Equal(t, 1, pool.Stats().Queued)
+		r.gate <- struct{}{}
+		r.gate <- struct{}{}
+		v, err := fi[1].Wait(context.Background())
+		require.NoError(t, err)
+		assert.Equal(t, 20, v)
+		v, err = fa.Wait(context.Background())
+		require.NoError(t, err)
+		assert.Equal(t, 3, v)
+		closeOK(t, ints)
+		closeOK(t, strs)
+		assert.Equal(t, 1, r.peak)
+		assert.Equal(t, uint64(2), pool.Stats().Completed, "one pool job per batch")
+		require.NoError(t, pool.Close(context.Background()), "the Batchers leave the pool open")
+	})
+}
+
+func TestBatcherChainGuardsApplyPerBatch(t *testing.T) {
+	errOdd := errors.New("odd")
+	synctest.Test(t, func(t *testing.T) {
+		g := &countGuard{}
+		pool := crew.Chain(crew.NewPool[struct{}](2), g)
+		fn := func(_ context.Context, items []int) ([]int, error) {
+			ie := make(crew.ItemErrors, len(items))
+			for i, v := range items {
+				if v%2 == 1 {
+					ie[i] = errOdd
+				}
+			}
+			return items, ie
+		}
+		b := crew.NewBatcher(fn, crew.WithBatchSize(3), crew.WithBatchPool(pool))
+		submitAll(t, b, 1, 2, 3) // some items fail: not a failure for the guard
+		submitAll(t, b, 5, 7, 9) // every item fails: a failure
+		_ = b.Close(context.Background())
+		assert.Equal(t, 2, g.admits)
+		assert.Equal(t, 2, g.starts)
+		require.Len(t, g.doneErrs, 2)
+		assert.Equal(t, 1, countNil(g.doneErrs))
+		require.NoError(t, pool.Close(context.Background()))
+	})
+}
+
+func countNil(errs []error) int {
+	n := 0
+	for _, err := range errs {
+		if err == nil {
+			n++
+		}
+	}
+	return n
+}
+
+func TestBatcherPoolRefusesBatch(t *testing.T) {
+	open := &crew.RejectedError{Guard: "breaker", RetryAfter: time.Second, Err: crew.ErrCircuitOpen}
+	tests := []struct {
+		name string
+		give func() crew.Pool[struct{}]
+		want error
+	}{
+		{"guard refuses at Submit", func() crew.Pool[struct{}] {
+			return crew.Chain(crew.NewPool[struct{}](1), &countGuard{admitErr: open})
+		}, crew.ErrCircuitOpen},
+		{"guard refuses at start", func() crew.Pool[struct{}] {
+			return crew.Chain(crew.NewPool[struct{}](1), &countGuard{startErr: open})
+		}, crew.ErrCircuitOpen},
+		{"pool closed", func() crew.Pool[struct{}] {
+			p := crew.NewPool[struct{}](1)
+			_ = p.Close(context.Background())
+			return p
+		}, crew.ErrClosed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				r := &recorder{}
+				pool := tt.give()
+				b := crew.NewBatcher(r.fn, crew.WithBatchSize(2), crew.WithBatchPool(pool))
+				fs := submitAll(t, b, 1, 2)
+				for _, f := range fs {
+					_, err := f.Wait(context.Background())
+					require.ErrorIs(t, err, tt.want)
+					if tt.want == crew.ErrCircuitOpen {
+						var re *crew.RejectedError
+						require.ErrorAs(t, err, &re)
+						assert.Equal(t, time.Second, re.RetryAfter)
+					}
+				}
+				err := b.Close(context.Background())
+				require.NoError(t, err, "nothing left to flush")
+				assert.Empty(t, r.got())
+				assert.Equal(t, crew.Stats{Submitted: 2, Canceled: 2}, b.Stats())
+				_ = pool.Close(context.Background())
+			})
+		})
+	}
+}
+
+func TestBatcherCloseGivesUpOnBatchQueuedInPool(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		pool := crew.NewPool[struct{}](1)
+		hold := make(chan struct{})
+		_, err := pool.Submit(context.Background(), func(context.Context) (struct{}, error) {
+			<-hold
+			return struct{}{}, nil
+		})
+		require.NoError(t, err)
+		r := &recorder{}
+		b := crew.NewBatcher(r.fn, crew.WithBatchSize(2), crew.WithBatchPool(pool))
+		fs := submitAll(t, b, 1, 2)
+		synctest.Wait()
+		require.Equal(t, 1, pool.Stats().Queued)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		require.ErrorIs(t, b.Close(ctx), context.DeadlineExceeded)
+		for _, f := range fs {
+			_, err := f.Wait(context.Background())
+			require.ErrorIs(t, err, crew.ErrClosed)
+		}
+		assert.Empty(t, r.got())
+		close(hold)
+		require.NoError(t, pool.Close(context.Background()))
+	})
+}
