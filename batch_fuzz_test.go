@@ -214,3 +214,104 @@ func runBatchProgram(t *testing.T, prog []byte) {
 		}
 	}
 }
+
+// TestBatcherHammer races Submits (some cancelled), Flushes and a Close that
+// may give up, on real goroutines, and checks that every accepted item
+// resolves once with its own answer and that the counters add up.
+func TestBatcherHammer(t *testing.T) {
+	errFn := errors.New("fn saw its ctx end")
+	for seed := range uint64(8) {
+		rng := rand.New(rand.NewPCG(seed, 1))
+		size, conc := 1+rng.IntN(16), 1+rng.IntN(4)
+		var mu sync.Mutex
+		seen := map[int]int{}
+		fn := func(ctx context.Context, items []int) ([]int, error) {
+			if len(items) < 1 || len(items) > size {
+				t.Errorf("a batch of %d items, size %d", len(items), size)
+			}
+			mu.Lock()
+			for _, v := range items {
+				seen[v]++
+			}
+			mu.Unlock()
+			switch items[0] % 7 {
+			case 0:
+				panic("seven")
+			case 1: // a slow batch: Close may give up on it
+				select {
+				case <-ctx.Done():
+					return nil, errFn
+				case <-time.After(time.Duration(items[0]%5) * time.Millisecond):
+				}
+			}
+			return items, nil
+		}
+		b := crew.NewBatcher(fn, crew.WithBatchSize(size), crew.WithBatchWait(time.Duration(rng.IntN(3))*time.Millisecond),
+			crew.WithBatchConcurrency(conc), crew.WithQueueSize(rng.IntN(64)))
+		const submitters, each = 8, 200
+		var (
+			wg       sync.WaitGroup
+			accepted sync.Map // v -> *crew.Future[int]
+			halfway  = make(chan struct{}, submitters)
+		)
+		for g := range submitters {
+			wg.Go(func() {
+				for i := range each {
+					if i == each/2 {
+						halfway <- struct{}{}
+					}
+					v := g*each + i + 1
+					ctx, cancel := context.WithCancel(context.Background())
+					if v%3 == 0 {
+						cancel() // sometimes before Submit, mostly while pending
+					}
+					f, err := b.Submit(ctx, v)
+					if v%3 == 2 {
+						cancel()
+					}
+					if err == nil {
+						accepted.Store(v, f)
+					} else if !errors.Is(err, crew.ErrClosed) && !errors.Is(err, context.Canceled) {
+						t.Errorf("Submit: %v", err)
+					}
+					if v%50 == 0 {
+						_ = b.Flush(context.Background())
+					}
+					cancel()
+				}
+			})
+		}
+		for range submitters {
+			<-halfway
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Millisecond)
+		closeErr := b.Close(ctx)
+		cancel()
+		wg.Wait()
+		if closeErr != nil && !errors.Is(closeErr, context.DeadlineExceeded) && !errors.Is(closeErr, errFn) {
+			var pe *crew.PanicError
+			require.ErrorAs(t, closeErr, &pe)
+		}
+		n := uint64(0)
+		accepted.Range(func(k, val any) bool {
+			n++
+			v, f := k.(int), val.(*crew.Future[int])
+			r, ok := f.Result()
+			require.True(t, ok, "item %d unresolved after Close", v)
+			mu.Lock()
+			times := seen[v]
+			mu.Unlock()
+			require.LessOrEqual(t, times, 1, "item %d ran twice", v)
+			if r.Err == nil {
+				require.Equal(t, 1, times)
+				require.Equal(t, v, r.Value)
+			}
+			return true
+		})
+		s := b.Stats()
+		require.Equal(t, n, s.Submitted)
+		require.Equal(t, s.Submitted, s.Completed+s.Canceled)
+		require.Equal(t, uint64(submitters*each), s.Submitted+s.Rejected)
+		require.Zero(t, s.Workers+s.Busy+s.Queued)
+	}
+}
