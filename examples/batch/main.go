@@ -71,6 +71,9 @@ func (s *store) bulkInsert(_ context.Context, rows []row) ([]int64, error) {
 // insert is the one-row call a handler would make without a Batcher.
 func (s *store) insert(ctx context.Context, r row) (int64, error) {
 	ids, err := s.bulkInsert(ctx, []row{r})
+	if ie, ok := err.(crew.ItemErrors); ok {
+		return 0, ie[0]
+	}
 	if err != nil {
 		return 0, err
 	}
