@@ -236,13 +236,22 @@ func (b *Batcher[In, Out]) armLocked(now int64) {
 	b.armedAt = deadline
 }
 
-// onTimer runs when the oldest pending item may be due. A late or stale
-// firing is harmless: it only re-checks.
+// onTimer runs, in the timer's own goroutine, when the oldest pending item
+// may be due; that goroutine then runs the batch itself, which saves a
+// hand-off. A late or stale firing is harmless: it only re-checks.
 func (b *Batcher[In, Out]) onTimer() {
 	b.mu.Lock()
 	b.armedAt = -1
-	b.pumpLocked(b.now())
+	now := b.now()
+	var bt *batch[In, Out]
+	if b.running.n < b.maxRunning {
+		bt = b.cutLocked(now)
+	}
+	b.pumpLocked(now)
 	b.mu.Unlock()
+	if bt != nil {
+		b.run(bt)
+	}
 }
 
 // leave runs when a pending item's ctx ends: the item leaves and resolves
