@@ -190,7 +190,11 @@ func (b *Batcher[In, Out]) Submit(ctx context.Context, item In) (*Future[Out], e
 	if b.pending.n < b.cap {
 		now := b.now()
 		b.enqueueLocked(it, now)
-		b.pumpLocked(now)
+		if b.pending.n == 1 || b.pending.n >= b.size {
+			// A new head or a full batch. Otherwise nothing changed: after
+			// every pump the head is not due or no slot is free.
+			b.pumpLocked(now)
+		}
 		b.mu.Unlock()
 		return &it.fut, nil
 	}

@@ -816,6 +816,7 @@ func TestBatcherStats(t *testing.T) {
 		synctest.Wait()
 		assert.Equal(t, crew.Stats{Queued: 1, Submitted: 9, Completed: 8}, b.Stats())
 		time.Sleep(10 * time.Millisecond) // {9} by wait
+		synctest.Wait()                   // the timer fires at this instant too
 		submitAll(t, b, 10, 11)
 		require.NoError(t, b.Flush(context.Background())) // {10, 11} manual
 		submitAll(t, b, 12, 13, 14)
