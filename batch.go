@@ -206,10 +206,14 @@ func (b *Batcher[In, Out]) Submit(ctx context.Context, item In) (*Future[Out], e
 
 // Flush cuts the pending items into batches, as many as the batch size
 // requires, and waits until they and the batches already running have run.
-// It returns nil if all of those items succeeded, else errors.Join of their
-// errors (a batch-wide error once per batch), so errors.Is and errors.As
-// find each of them. Items whose own caller's ctx ended are not counted.
-// If ctx ends first, Flush returns ctx.Err() and the batches still go out.
+// It returns nil if all the items it waited for (those not resolved when it
+// was called) succeeded, else errors.Join of their errors, a batch-wide
+// error once per batch, so errors.Is and errors.As find each of them. Items
+// whose own caller's ctx ended are left out. If ctx ends first, Flush
+// returns ctx.Err() and the batches still go out.
+//
+// Flush is safe for concurrent use; it allocates a list of the items in
+// flight, so it costs O(pending + running items).
 func (b *Batcher[In, Out]) Flush(ctx context.Context) error {
 	if ctx == nil {
 		return errNilContextFlush

@@ -481,12 +481,18 @@ func (b *Batcher[In, Out]) checkDrainedLocked() {
 	}
 }
 
-// inFlightLocked lists the items pending or in running batches, oldest
-// first; each batch's items stay together. Requires b.mu held.
+// inFlightLocked lists the unresolved items, pending or in running batches,
+// oldest first; each batch's items stay together. An item resolved already
+// is left out: its caller could see its outcome before Flush or Close began.
+// Requires b.mu held.
 func (b *Batcher[In, Out]) inFlightLocked() []*batchItem[In, Out] {
 	items := make([]*batchItem[In, Out], 0, b.pending.n+b.busy)
 	for bt := b.running.head; bt != nil; bt = bt.next {
-		items = append(items, bt.items...)
+		for _, it := range bt.items {
+			if !it.fut.resolved.Load() {
+				items = append(items, it)
+			}
+		}
 	}
 	for it := b.pending.head; it != nil; it = it.next {
 		items = append(items, it)

@@ -634,7 +634,9 @@ func TestBatcherFlushWaitsForRunningBatch(t *testing.T) {
 func TestBatcherFlushJoinsItemErrors(t *testing.T) {
 	errOdd, errBulk := errors.New("odd item"), errors.New("bulk failed")
 	synctest.Test(t, func(t *testing.T) {
+		gate := make(chan struct{})
 		fn := func(_ context.Context, items []int) ([]int, error) {
+			<-gate
 			if items[0] >= 10 {
 				return nil, errBulk
 			}
@@ -648,7 +650,11 @@ func TestBatcherFlushJoinsItemErrors(t *testing.T) {
 		}
 		b := crew.NewBatcher(fn, crew.WithBatchSize(3))
 		submitAll(t, b, 1, 2, 3, 10, 11, 12, 13)
-		err := b.Flush(context.Background())
+		flushed := make(chan error)
+		go func() { flushed <- b.Flush(context.Background()) }()
+		synctest.Wait() // Flush has listed every item: none is resolved yet
+		close(gate)
+		err := <-flushed
 		require.ErrorIs(t, err, errOdd)
 		require.ErrorIs(t, err, errBulk)
 		var joined interface{ Unwrap() []error }

@@ -68,7 +68,7 @@ func ExampleItemErrors() {
 		}
 		return lens, errs
 	}
-	b := crew.NewBatcher(insert)
+	b := crew.NewBatcher(insert, crew.WithBatchWait(time.Minute)) // only Flush sends these two
 	defer b.Close(context.Background())
 
 	ctx := context.Background()
