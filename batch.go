@@ -85,8 +85,12 @@ const (
 //
 // A Batcher is safe for concurrent use. It holds no goroutine while idle: a
 // goroutine runs the batches while there are batches to run (at most one per
-// running batch), and one timer watches the oldest waiting item. Submit costs
-// one allocation and about 100 ns per item (see batch_bench_test.go).
+// running batch), and one timer watches the oldest waiting item. An item
+// costs one 256-byte allocation (its Future) and, on a no-op BatchFunc with
+// batch size 100, about 300-400 ns of CPU from Submit to resolved Future,
+// the same order as the naive channel-and-ticker batcher, which has none of
+// the guarantees (see batch_bench_test.go). Close synchronizes before its
+// return: every accepted item's Future is resolved by then.
 type Batcher[In, Out any] struct {
 	fn          BatchFunc[In, Out]
 	size        int
@@ -174,6 +178,10 @@ func NewBatcher[In, Out any](fn BatchFunc[In, Out], opts ...BatchOption) *Batche
 // ctx does not reach the BatchFunc. If it ends before the item's batch is
 // cut, the item leaves the batch and its Future resolves with ctx.Err() at
 // once; after that, it ends only the caller's own Wait.
+//
+// Submit is safe for concurrent use. It allocates the item and, if ctx can
+// be cancelled, a watcher (context.AfterFunc); it holds the Batcher's lock
+// for a few list operations. It never runs the BatchFunc itself.
 func (b *Batcher[In, Out]) Submit(ctx context.Context, item In) (*Future[Out], error) {
 	if ctx == nil {
 		b.mu.Lock()
@@ -243,7 +251,8 @@ func (b *Batcher[In, Out]) Flush(ctx context.Context) error {
 // Close is idempotent and safe from any goroutine: every call returns once
 // the Batcher is done, with the first call's result. When Close returns,
 // every accepted item's Future is resolved and no goroutine of the Batcher
-// remains. Close does not close the pool given to WithBatchPool.
+// remains. Close does not close the pool given to WithBatchPool. Items
+// already resolved when Close is called do not count in its error.
 func (b *Batcher[In, Out]) Close(ctx context.Context) error {
 	if ctx == nil {
 		return errNilContextClose
@@ -277,7 +286,7 @@ func (b *Batcher[In, Out]) Close(ctx context.Context) error {
 }
 
 // Stats returns a snapshot of the Batcher's counters, counting items, not
-// batches: Queued is the items waiting to be cut, Busy the items in running
+// batches (safe for concurrent use; one lock): Queued is the items waiting to be cut, Busy the items in running
 // batches, Workers the batches running (one goroutine each), Completed the
 // items a BatchFunc call returned (or panicked) for, Failed those of them
 // with an error, Canceled the items that never reached a BatchFunc.
