@@ -10,8 +10,9 @@ import (
 
 // BatchFunc handles one batch: it gets the items in the order they were
 // submitted and returns one result per item, in the same order. A nil error
-// gives every item its result. An ItemErrors error gives each item its own
-// error or, where that is nil, its result. Any other error, or a panic, fails
+// gives every item its result. An ItemErrors error (found with errors.As,
+// so it may be wrapped) gives each item its own error or, where that is
+// nil, its result. Any other error, or a panic, fails
 // every item of the batch with it. The ctx is the batcher's, not a caller's:
 // it ends only when the per-batch timeout passes or Close gives up.
 //
