@@ -14,9 +14,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// recorder is a BatchFunc that records every batch and answers item*10. If
+// batchRecorder is a BatchFunc that records every batch and answers item*10. If
 // gate is set, each call first waits for a value on it (or its ctx's end).
-type recorder struct {
+type batchRecorder struct {
 	gate    chan struct{}
 	mu      sync.Mutex
 	batches [][]int
@@ -26,7 +26,7 @@ type recorder struct {
 	peak    int // most calls inside fn at once
 }
 
-func (r *recorder) fn(ctx context.Context, items []int) ([]int, error) {
+func (r *batchRecorder) fn(ctx context.Context, items []int) ([]int, error) {
 	r.mu.Lock()
 	r.batches = append(r.batches, append([]int(nil), items...))
 	r.at = append(r.at, time.Now())
@@ -53,20 +53,20 @@ func (r *recorder) fn(ctx context.Context, items []int) ([]int, error) {
 	return outs, nil
 }
 
-func (r *recorder) got() [][]int {
+func (r *batchRecorder) got() [][]int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([][]int(nil), r.batches...)
 }
 
-func (r *recorder) times() []time.Time {
+func (r *batchRecorder) times() []time.Time {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]time.Time(nil), r.at...)
 }
 
-// submitAll submits items and returns their Futures.
-func submitAll(t *testing.T, b *crew.Batcher[int, int], items ...int) []*crew.Future[int] {
+// submitItems submits items and returns their Futures.
+func submitItems(t *testing.T, b *crew.Batcher[int, int], items ...int) []*crew.Future[int] {
 	t.Helper()
 	fs := make([]*crew.Future[int], len(items))
 	for i, v := range items {
@@ -77,22 +77,22 @@ func submitAll(t *testing.T, b *crew.Batcher[int, int], items ...int) []*crew.Fu
 	return fs
 }
 
-func resolved[T any](f *crew.Future[T]) bool {
+func isResolved[T any](f *crew.Future[T]) bool {
 	_, ok := f.Result()
 	return ok
 }
 
-func closeOK[In, Out any](t *testing.T, b *crew.Batcher[In, Out]) {
+func closeBatcher[In, Out any](t *testing.T, b *crew.Batcher[In, Out]) {
 	t.Helper()
 	require.NoError(t, b.Close(context.Background()))
 }
 
 func TestBatcherSizeFlushesAtOnce(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		r := &recorder{}
+		r := &batchRecorder{}
 		b := crew.NewBatcher(r.fn, crew.WithBatchSize(3), crew.WithBatchWait(time.Hour))
 		start := time.Now()
-		fs := submitAll(t, b, 1, 2, 3, 4)
+		fs := submitItems(t, b, 1, 2, 3, 4)
 		synctest.Wait()
 		assert.Equal(t, [][]int{{1, 2, 3}}, r.got())
 		assert.Equal(t, []time.Time{start}, r.times(), "no time passes before a full batch starts")
@@ -101,22 +101,22 @@ func TestBatcherSizeFlushesAtOnce(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, (i+1)*10, v)
 		}
-		assert.False(t, resolved(fs[3]), "the fourth item waits for the next batch")
+		assert.False(t, isResolved(fs[3]), "the fourth item waits for the next batch")
 		assert.Equal(t, uint64(1), b.BatchStats().BySize)
-		closeOK(t, b)
+		closeBatcher(t, b)
 	})
 }
 
 func TestBatcherWaitIsMaxAgeNotDebounce(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		r := &recorder{}
+		r := &batchRecorder{}
 		b := crew.NewBatcher(r.fn, crew.WithBatchSize(100), crew.WithBatchWait(10*time.Millisecond))
 		start := time.Now()
-		submitAll(t, b, 1)
+		submitItems(t, b, 1)
 		time.Sleep(6 * time.Millisecond)
-		submitAll(t, b, 2) // must not push the deadline to 16ms
+		submitItems(t, b, 2) // must not push the deadline to 16ms
 		time.Sleep(3 * time.Millisecond)
-		submitAll(t, b, 3)
+		submitItems(t, b, 3)
 		synctest.Wait()
 		assert.Empty(t, r.got(), "cut before the oldest item is 10ms old")
 		time.Sleep(time.Millisecond)
@@ -124,7 +124,7 @@ func TestBatcherWaitIsMaxAgeNotDebounce(t *testing.T) {
 		assert.Equal(t, [][]int{{1, 2, 3}}, r.got())
 		assert.Equal(t, []time.Time{start.Add(10 * time.Millisecond)}, r.times())
 		assert.Equal(t, uint64(1), b.BatchStats().ByWait)
-		closeOK(t, b)
+		closeBatcher(t, b)
 	})
 }
 
@@ -133,14 +133,14 @@ func TestBatcherWaitIsMaxAgeNotDebounce(t *testing.T) {
 // with its own first item.
 func TestBatcherTimerNotStaleAfterSizeCut(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		r := &recorder{}
+		r := &batchRecorder{}
 		b := crew.NewBatcher(r.fn, crew.WithBatchSize(2), crew.WithBatchWait(10*time.Millisecond))
 		start := time.Now()
-		submitAll(t, b, 1)
+		submitItems(t, b, 1)
 		time.Sleep(8 * time.Millisecond)
-		submitAll(t, b, 2) // size cut at 8ms
+		submitItems(t, b, 2) // size cut at 8ms
 		time.Sleep(time.Millisecond)
-		submitAll(t, b, 3) // its batch is due at 19ms, not 10ms
+		submitItems(t, b, 3) // its batch is due at 19ms, not 10ms
 		time.Sleep(5 * time.Millisecond)
 		synctest.Wait()
 		assert.Equal(t, [][]int{{1, 2}}, r.got())
@@ -148,20 +148,20 @@ func TestBatcherTimerNotStaleAfterSizeCut(t *testing.T) {
 		synctest.Wait()
 		assert.Equal(t, [][]int{{1, 2}, {3}}, r.got())
 		assert.Equal(t, []time.Time{start.Add(8 * time.Millisecond), start.Add(19 * time.Millisecond)}, r.times())
-		closeOK(t, b)
+		closeBatcher(t, b)
 	})
 }
 
 func TestBatcherDefaults(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		r := &recorder{}
+		r := &batchRecorder{}
 		b := crew.NewBatcher(r.fn)
 		start := time.Now()
 		items := make([]int, crew.DefaultBatchSize+1)
 		for i := range items {
 			items[i] = i
 		}
-		submitAll(t, b, items...)
+		submitItems(t, b, items...)
 		synctest.Wait()
 		require.Len(t, r.got(), 1)
 		assert.Len(t, r.got()[0], crew.DefaultBatchSize)
@@ -169,17 +169,17 @@ func TestBatcherDefaults(t *testing.T) {
 		synctest.Wait()
 		assert.Equal(t, [][]int{{crew.DefaultBatchSize}}, r.got()[1:])
 		assert.Equal(t, start.Add(crew.DefaultBatchWait), r.times()[1])
-		closeOK(t, b)
+		closeBatcher(t, b)
 	})
 }
 
 func TestBatcherBacklogGoesOutBackToBack(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		r := &recorder{gate: make(chan struct{})}
+		r := &batchRecorder{gate: make(chan struct{})}
 		b := crew.NewBatcher(r.fn, crew.WithBatchSize(2), crew.WithBatchWait(10*time.Millisecond))
-		fs := submitAll(t, b, 1, 2) // starts at once and blocks in fn
+		fs := submitItems(t, b, 1, 2) // starts at once and blocks in fn
 		synctest.Wait()
-		fs = append(fs, submitAll(t, b, 3, 4, 5, 6, 7)...)
+		fs = append(fs, submitItems(t, b, 3, 4, 5, 6, 7)...)
 		time.Sleep(time.Second) // a long first batch: everything behind it is due
 		synctest.Wait()
 		assert.Len(t, r.got(), 1, "one batch at a time by default")
@@ -197,24 +197,24 @@ func TestBatcherBacklogGoesOutBackToBack(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, (i+1)*10, v)
 		}
-		closeOK(t, b)
+		closeBatcher(t, b)
 	})
 }
 
 func TestBatcherWaitZeroBatchesWhatArrivesMeanwhile(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		r := &recorder{gate: make(chan struct{})}
+		r := &batchRecorder{gate: make(chan struct{})}
 		b := crew.NewBatcher(r.fn, crew.WithBatchSize(10), crew.WithBatchWait(0))
-		submitAll(t, b, 1)
+		submitItems(t, b, 1)
 		synctest.Wait()
-		submitAll(t, b, 2, 3, 4)
+		submitItems(t, b, 2, 3, 4)
 		synctest.Wait()
 		assert.Equal(t, [][]int{{1}}, r.got())
 		r.gate <- struct{}{}
 		r.gate <- struct{}{}
 		synctest.Wait()
 		assert.Equal(t, [][]int{{1}, {2, 3, 4}}, r.got())
-		closeOK(t, b)
+		closeBatcher(t, b)
 	})
 }
 
@@ -231,19 +231,19 @@ func TestBatcherConcurrencyBound(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				r := &recorder{gate: make(chan struct{})}
+				r := &batchRecorder{gate: make(chan struct{})}
 				opts := []crew.BatchOption{crew.WithBatchSize(1)}
 				if tt.give > 0 {
 					opts = append(opts, crew.WithBatchConcurrency(tt.give))
 				}
 				b := crew.NewBatcher(r.fn, opts...)
-				submitAll(t, b, 1, 2, 3, 4, 5, 6)
+				submitItems(t, b, 1, 2, 3, 4, 5, 6)
 				synctest.Wait()
 				assert.Equal(t, tt.want, b.Stats().Workers)
 				assert.Equal(t, tt.want, b.Stats().Busy)
 				assert.Equal(t, 6-tt.want, b.Stats().Queued)
 				close(r.gate)
-				closeOK(t, b)
+				closeBatcher(t, b)
 				assert.Equal(t, tt.want, r.peak)
 				assert.Len(t, r.got(), 6)
 			})
@@ -367,7 +367,7 @@ func TestBatcherItemResults(t *testing.T) {
 				f, err := b.Submit(context.Background(), 9)
 				require.NoError(t, err)
 				_ = b.Flush(context.Background())
-				assert.True(t, resolved(f))
+				assert.True(t, isResolved(f))
 				_ = b.Close(context.Background())
 				s := b.Stats()
 				assert.Equal(t, uint64(4), s.Completed)
@@ -392,13 +392,13 @@ func TestItemErrorsIsAnError(t *testing.T) {
 
 func TestBatcherRunsUnderItsOwnContext(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		r := &recorder{gate: make(chan struct{})}
+		r := &batchRecorder{gate: make(chan struct{})}
 		b := crew.NewBatcher(r.fn, crew.WithBatchSize(2))
 		type key struct{}
 		ctx, cancel := context.WithCancel(context.WithValue(context.Background(), key{}, "caller"))
 		f1, err := b.Submit(ctx, 1)
 		require.NoError(t, err)
-		f2 := submitAll(t, b, 2)[0]
+		f2 := submitItems(t, b, 2)[0]
 		synctest.Wait()
 		cancel() // the batch was cut: this caller's cancel must not reach it
 		synctest.Wait()
@@ -413,24 +413,24 @@ func TestBatcherRunsUnderItsOwnContext(t *testing.T) {
 		v, err = f2.Wait(context.Background())
 		require.NoError(t, err)
 		assert.Equal(t, 20, v)
-		closeOK(t, b)
+		closeBatcher(t, b)
 	})
 }
 
 func TestBatcherCallerContextEndLeavesBatch(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		r := &recorder{}
+		r := &batchRecorder{}
 		b := crew.NewBatcher(r.fn, crew.WithBatchSize(10), crew.WithBatchWait(10*time.Millisecond))
 		start := time.Now()
 		ctx, cancel := context.WithCancel(context.Background())
-		f1 := submitAll(t, b, 1)[0]
+		f1 := submitItems(t, b, 1)[0]
 		f2, err := b.Submit(ctx, 2)
 		require.NoError(t, err)
-		f3 := submitAll(t, b, 3)[0]
+		f3 := submitItems(t, b, 3)[0]
 		time.Sleep(5 * time.Millisecond)
 		cancel()
 		synctest.Wait()
-		require.True(t, resolved(f2), "the item resolves when its ctx ends, not when its batch runs")
+		require.True(t, isResolved(f2), "the item resolves when its ctx ends, not when its batch runs")
 		_, err = f2.Wait(context.Background())
 		require.ErrorIs(t, err, context.Canceled)
 		assert.Equal(t, 2, b.Stats().Queued)
@@ -442,7 +442,7 @@ func TestBatcherCallerContextEndLeavesBatch(t *testing.T) {
 			_, err := f.Wait(context.Background())
 			require.NoError(t, err)
 		}
-		closeOK(t, b)
+		closeBatcher(t, b)
 		s := b.Stats()
 		assert.Equal(t, crew.Stats{Submitted: 3, Completed: 2, Canceled: 1}, s)
 	})
@@ -452,14 +452,14 @@ func TestBatcherCallerContextEndLeavesBatch(t *testing.T) {
 // that is left.
 func TestBatcherWaitRestartsFromOldestRemainingItem(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		r := &recorder{}
+		r := &batchRecorder{}
 		b := crew.NewBatcher(r.fn, crew.WithBatchSize(10), crew.WithBatchWait(10*time.Millisecond))
 		start := time.Now()
 		ctx, cancel := context.WithCancel(context.Background())
 		_, err := b.Submit(ctx, 1)
 		require.NoError(t, err)
 		time.Sleep(4 * time.Millisecond)
-		submitAll(t, b, 2)
+		submitItems(t, b, 2)
 		time.Sleep(2 * time.Millisecond)
 		cancel()
 		time.Sleep(6 * time.Millisecond) // 12ms: item 2 is 8ms old
@@ -469,15 +469,15 @@ func TestBatcherWaitRestartsFromOldestRemainingItem(t *testing.T) {
 		synctest.Wait()
 		assert.Equal(t, [][]int{{2}}, r.got())
 		assert.Equal(t, start.Add(14*time.Millisecond), r.times()[0])
-		closeOK(t, b)
+		closeBatcher(t, b)
 	})
 }
 
 func TestBatcherWaitEndsOnlyTheWait(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		r := &recorder{}
+		r := &batchRecorder{}
 		b := crew.NewBatcher(r.fn, crew.WithBatchWait(10*time.Millisecond))
-		f := submitAll(t, b, 4)[0]
+		f := submitItems(t, b, 4)[0]
 		ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
 		defer cancel()
 		_, err := f.Wait(ctx)
@@ -485,32 +485,32 @@ func TestBatcherWaitEndsOnlyTheWait(t *testing.T) {
 		v, err := f.Wait(context.Background())
 		require.NoError(t, err)
 		assert.Equal(t, 40, v)
-		closeOK(t, b)
+		closeBatcher(t, b)
 	})
 }
 
 func TestBatcherBatchTimeout(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		r := &recorder{gate: make(chan struct{})} // never opened: fn waits for its ctx
+		r := &batchRecorder{gate: make(chan struct{})} // never opened: fn waits for its ctx
 		b := crew.NewBatcher(r.fn, crew.WithBatchSize(2), crew.WithBatchTimeout(50*time.Millisecond))
 		start := time.Now()
-		fs := submitAll(t, b, 1, 2)
+		fs := submitItems(t, b, 1, 2)
 		for _, f := range fs {
 			_, err := f.Wait(context.Background())
 			require.ErrorIs(t, err, context.DeadlineExceeded)
 		}
 		assert.Equal(t, start.Add(50*time.Millisecond), time.Now())
-		closeOK(t, b)
+		closeBatcher(t, b)
 	})
 }
 
 func TestBatcherBackpressure(t *testing.T) {
 	// Size 2, room for 2 pending, one batch running: the fifth item has no room.
-	setup := func(t *testing.T, opts ...crew.BatchOption) (*recorder, *crew.Batcher[int, int]) {
-		r := &recorder{gate: make(chan struct{})}
+	setup := func(t *testing.T, opts ...crew.BatchOption) (*batchRecorder, *crew.Batcher[int, int]) {
+		r := &batchRecorder{gate: make(chan struct{})}
 		opts = append([]crew.BatchOption{crew.WithBatchSize(2), crew.WithQueueSize(2)}, opts...)
 		b := crew.NewBatcher(r.fn, opts...)
-		submitAll(t, b, 1, 2, 3, 4)
+		submitItems(t, b, 1, 2, 3, 4)
 		synctest.Wait()
 		require.Equal(t, 2, b.Stats().Queued)
 		return r, b
@@ -532,7 +532,7 @@ func TestBatcherBackpressure(t *testing.T) {
 			r.gate <- struct{}{} // batch {1,2} ends, {3,4} is cut: room
 			require.NoError(t, <-done)
 			close(r.gate)
-			closeOK(t, b)
+			closeBatcher(t, b)
 			assert.Equal(t, [][]int{{1, 2}, {3, 4}, {5}}, r.got())
 		})
 	})
@@ -546,7 +546,7 @@ func TestBatcherBackpressure(t *testing.T) {
 			assert.Equal(t, "queue", re.Guard)
 			assert.Equal(t, uint64(1), b.Stats().Rejected)
 			close(r.gate)
-			closeOK(t, b)
+			closeBatcher(t, b)
 		})
 	})
 	t.Run("ctx ends the wait", func(t *testing.T) {
@@ -557,7 +557,7 @@ func TestBatcherBackpressure(t *testing.T) {
 			_, err := b.Submit(ctx, 5)
 			require.ErrorIs(t, err, context.DeadlineExceeded)
 			close(r.gate)
-			closeOK(t, b)
+			closeBatcher(t, b)
 			assert.Equal(t, crew.Stats{Submitted: 4, Rejected: 1, Completed: 4}, b.Stats())
 		})
 	})
@@ -579,10 +579,10 @@ func TestBatcherBackpressure(t *testing.T) {
 	})
 	t.Run("queue smaller than a batch is raised", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			r := &recorder{}
+			r := &batchRecorder{}
 			b := crew.NewBatcher(r.fn, crew.WithBatchSize(3), crew.WithQueueSize(0), crew.WithNonBlocking())
-			submitAll(t, b, 1, 2, 3)
-			closeOK(t, b)
+			submitItems(t, b, 1, 2, 3)
+			closeBatcher(t, b)
 			assert.Equal(t, [][]int{{1, 2, 3}}, r.got())
 		})
 	})
@@ -590,28 +590,28 @@ func TestBatcherBackpressure(t *testing.T) {
 
 func TestBatcherFlush(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		r := &recorder{}
+		r := &batchRecorder{}
 		b := crew.NewBatcher(r.fn, crew.WithBatchSize(3), crew.WithBatchWait(time.Hour))
 		require.NoError(t, b.Flush(context.Background()), "nothing pending")
-		fs := submitAll(t, b, 1, 2, 3, 4, 5, 6, 7)
+		fs := submitItems(t, b, 1, 2, 3, 4, 5, 6, 7)
 		synctest.Wait()
 		require.NoError(t, b.Flush(context.Background()))
 		for _, f := range fs {
-			assert.True(t, resolved(f), "Flush returned before an item was done")
+			assert.True(t, isResolved(f), "Flush returned before an item was done")
 		}
 		assert.Equal(t, [][]int{{1, 2, 3}, {4, 5, 6}, {7}}, r.got())
 		bs := b.BatchStats()
 		assert.Equal(t, uint64(2), bs.BySize)
 		assert.Equal(t, uint64(1), bs.ByManual)
-		closeOK(t, b)
+		closeBatcher(t, b)
 	})
 }
 
 func TestBatcherFlushWaitsForRunningBatch(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		r := &recorder{gate: make(chan struct{})}
+		r := &batchRecorder{gate: make(chan struct{})}
 		b := crew.NewBatcher(r.fn, crew.WithBatchSize(2))
-		fs := submitAll(t, b, 1, 2, 3)
+		fs := submitItems(t, b, 1, 2, 3)
 		synctest.Wait()
 		done := make(chan error)
 		go func() { done <- b.Flush(context.Background()) }()
@@ -625,9 +625,9 @@ func TestBatcherFlushWaitsForRunningBatch(t *testing.T) {
 		r.gate <- struct{}{}
 		require.NoError(t, <-done)
 		for _, f := range fs {
-			assert.True(t, resolved(f))
+			assert.True(t, isResolved(f))
 		}
-		closeOK(t, b)
+		closeBatcher(t, b)
 	})
 }
 
@@ -649,7 +649,7 @@ func TestBatcherFlushJoinsItemErrors(t *testing.T) {
 			return make([]int, len(items)), ie
 		}
 		b := crew.NewBatcher(fn, crew.WithBatchSize(3))
-		submitAll(t, b, 1, 2, 3, 10, 11, 12, 13)
+		submitItems(t, b, 1, 2, 3, 10, 11, 12, 13)
 		flushed := make(chan error)
 		go func() { flushed <- b.Flush(context.Background()) }()
 		synctest.Wait() // Flush has listed every item: none is resolved yet
@@ -661,38 +661,38 @@ func TestBatcherFlushJoinsItemErrors(t *testing.T) {
 		require.ErrorAs(t, err, &joined)
 		// items 1 and 3, then one errBulk per failed batch ({10,11,12} and {13})
 		assert.Len(t, joined.Unwrap(), 4)
-		closeOK(t, b)
+		closeBatcher(t, b)
 	})
 }
 
 func TestBatcherFlushContextEnds(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		r := &recorder{gate: make(chan struct{})}
+		r := &batchRecorder{gate: make(chan struct{})}
 		b := crew.NewBatcher(r.fn, crew.WithBatchWait(time.Hour))
-		fs := submitAll(t, b, 1)
+		fs := submitItems(t, b, 1)
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		require.ErrorIs(t, b.Flush(ctx), context.DeadlineExceeded)
 		r.gate <- struct{}{}
 		_, err := fs[0].Wait(context.Background())
 		require.NoError(t, err, "the flushed batch still runs")
-		closeOK(t, b)
+		closeBatcher(t, b)
 	})
 }
 
 func TestBatcherCloseFlushesPartialBatch(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		r := &recorder{}
+		r := &batchRecorder{}
 		b := crew.NewBatcher(r.fn, crew.WithBatchSize(10), crew.WithBatchWait(time.Hour))
-		fs := submitAll(t, b, 1, 2, 3)
+		fs := submitItems(t, b, 1, 2, 3)
 		synctest.Wait()
 		require.Empty(t, r.got())
 		start := time.Now()
-		closeOK(t, b)
+		closeBatcher(t, b)
 		assert.Equal(t, [][]int{{1, 2, 3}}, r.got())
 		assert.Equal(t, start, time.Now(), "Close did not wait for the batch wait")
 		for _, f := range fs {
-			assert.True(t, resolved(f))
+			assert.True(t, isResolved(f))
 		}
 		_, err := b.Submit(context.Background(), 4)
 		require.ErrorIs(t, err, crew.ErrClosed)
@@ -707,7 +707,7 @@ func TestBatcherCloseReturnsItemErrors(t *testing.T) {
 	errBulk := errors.New("bulk failed")
 	synctest.Test(t, func(t *testing.T) {
 		b := crew.NewBatcher(func(context.Context, []int) ([]int, error) { return nil, errBulk })
-		submitAll(t, b, 1, 2)
+		submitItems(t, b, 1, 2)
 		err := b.Close(context.Background())
 		require.ErrorIs(t, err, errBulk)
 		require.Equal(t, err, b.Close(context.Background()), "a later Close returns the first result")
@@ -716,9 +716,9 @@ func TestBatcherCloseReturnsItemErrors(t *testing.T) {
 
 func TestBatcherCloseGivesUp(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		r := &recorder{gate: make(chan struct{})} // fn returns only when its ctx ends
+		r := &batchRecorder{gate: make(chan struct{})} // fn returns only when its ctx ends
 		b := crew.NewBatcher(r.fn, crew.WithBatchSize(2), crew.WithQueueSize(4))
-		fs := submitAll(t, b, 1, 2, 3, 4, 5)
+		fs := submitItems(t, b, 1, 2, 3, 4, 5)
 		synctest.Wait()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
@@ -744,9 +744,9 @@ func TestBatcherCloseGivesUp(t *testing.T) {
 
 func TestBatcherCloseIdle(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := crew.NewBatcher((&recorder{}).fn)
-		closeOK(t, b)
-		closeOK(t, b)
+		b := crew.NewBatcher((&batchRecorder{}).fn)
+		closeBatcher(t, b)
+		closeBatcher(t, b)
 	})
 }
 
@@ -755,22 +755,22 @@ func TestBatcherCloseIdle(t *testing.T) {
 func TestBatcherIdleHasNoGoroutine(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		before := runtime.NumGoroutine()
-		r := &recorder{}
+		r := &batchRecorder{}
 		b := crew.NewBatcher(r.fn, crew.WithBatchWait(time.Millisecond))
 		assert.Equal(t, before, runtime.NumGoroutine())
-		f := submitAll(t, b, 1)[0]
+		f := submitItems(t, b, 1)[0]
 		_, err := f.Wait(context.Background())
 		require.NoError(t, err)
 		synctest.Wait()
 		assert.Equal(t, before, runtime.NumGoroutine())
 		assert.Equal(t, 0, b.Stats().Workers)
-		closeOK(t, b)
+		closeBatcher(t, b)
 	})
 }
 
 func TestBatcherBadInput(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := crew.NewBatcher((&recorder{}).fn)
+		b := crew.NewBatcher((&batchRecorder{}).fn)
 		_, err := b.Submit(nilCtx, 1)
 		require.Error(t, err)
 		ctx, cancel := context.WithCancel(context.Background())
@@ -780,12 +780,12 @@ func TestBatcherBadInput(t *testing.T) {
 		require.Error(t, b.Flush(nilCtx))
 		require.Error(t, b.Close(nilCtx))
 		assert.Equal(t, crew.Stats{Rejected: 2}, b.Stats())
-		closeOK(t, b)
+		closeBatcher(t, b)
 	})
 }
 
 func TestBatcherConstructorPanics(t *testing.T) {
-	fn := (&recorder{}).fn
+	fn := (&batchRecorder{}).fn
 	tests := []struct {
 		name string
 		give func()
@@ -816,17 +816,17 @@ func TestBatcherConstructorPanics(t *testing.T) {
 
 func TestBatcherStats(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		r := &recorder{}
+		r := &batchRecorder{}
 		b := crew.NewBatcher(r.fn, crew.WithBatchSize(4), crew.WithBatchWait(10*time.Millisecond))
-		submitAll(t, b, 1, 2, 3, 4, 5, 6, 7, 8, 9) // two full batches, one pending
+		submitItems(t, b, 1, 2, 3, 4, 5, 6, 7, 8, 9) // two full batches, one pending
 		synctest.Wait()
 		assert.Equal(t, crew.Stats{Queued: 1, Submitted: 9, Completed: 8}, b.Stats())
 		time.Sleep(10 * time.Millisecond) // {9} by wait
 		synctest.Wait()                   // the timer fires at this instant too
-		submitAll(t, b, 10, 11)
+		submitItems(t, b, 10, 11)
 		require.NoError(t, b.Flush(context.Background())) // {10, 11} manual
-		submitAll(t, b, 12, 13, 14)
-		closeOK(t, b) // {12, 13, 14} by close
+		submitItems(t, b, 12, 13, 14)
+		closeBatcher(t, b) // {12, 13, 14} by close
 		assert.Equal(t, crew.Stats{Submitted: 14, Completed: 14}, b.Stats())
 		want := crew.BatchStats{Batches: 5, Items: 14, Full: 2, BySize: 2, ByWait: 1, ByManual: 1, ByClose: 1}
 		want.Sizes[0] = 1 // {9}
@@ -836,8 +836,8 @@ func TestBatcherStats(t *testing.T) {
 	})
 }
 
-// countGuard counts the calls a Chain makes to it, and refuses when told to.
-type countGuard struct {
+// batchGuard counts the calls a Chain makes to it, and refuses when told to.
+type batchGuard struct {
 	admitErr, startErr error
 	mu                 sync.Mutex
 	admits, starts     int
@@ -845,27 +845,27 @@ type countGuard struct {
 	doneErrs           []error
 }
 
-func (g *countGuard) Admit(context.Context) error {
+func (g *batchGuard) Admit(context.Context) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.admits++
 	return g.admitErr
 }
 
-func (g *countGuard) Start(context.Context) (crew.Ticket, error) {
+func (g *batchGuard) Start(context.Context) (crew.Ticket, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.starts++
 	return 0, g.startErr
 }
 
-func (g *countGuard) Done(_ crew.Ticket, err error, _ time.Duration) {
+func (g *batchGuard) Done(_ crew.Ticket, err error, _ time.Duration) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.doneErrs = append(g.doneErrs, err)
 }
 
-func (g *countGuard) Abandon() {
+func (g *batchGuard) Abandon() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.abandons++
@@ -874,7 +874,7 @@ func (g *countGuard) Abandon() {
 func TestBatcherSharesAPool(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		pool := crew.NewPool[struct{}](1)
-		r := &recorder{gate: make(chan struct{})}
+		r := &batchRecorder{gate: make(chan struct{})}
 		ints := crew.NewBatcher(r.fn, crew.WithBatchSize(2), crew.WithBatchPool(pool))
 		strs := crew.NewBatcher(func(ctx context.Context, items []string) ([]int, error) {
 			ints := make([]int, len(items))
@@ -884,7 +884,7 @@ func TestBatcherSharesAPool(t *testing.T) {
 			_, err := r.fn(ctx, ints)
 			return ints, err
 		}, crew.WithBatchSize(2), crew.WithBatchPool(pool))
-		fi := submitAll(t, ints, 1, 2)
+		fi := submitItems(t, ints, 1, 2)
 		fa, err := strs.Submit(context.Background(), "abc")
 		require.NoError(t, err)
 		_, err = strs.Submit(context.Background(), "de")
@@ -900,8 +900,8 @@ func TestBatcherSharesAPool(t *testing.T) {
 		v, err = fa.Wait(context.Background())
 		require.NoError(t, err)
 		assert.Equal(t, 3, v)
-		closeOK(t, ints)
-		closeOK(t, strs)
+		closeBatcher(t, ints)
+		closeBatcher(t, strs)
 		assert.Equal(t, 1, r.peak)
 		assert.Equal(t, uint64(2), pool.Stats().Completed, "one pool job per batch")
 		require.NoError(t, pool.Close(context.Background()), "the Batchers leave the pool open")
@@ -911,7 +911,7 @@ func TestBatcherSharesAPool(t *testing.T) {
 func TestBatcherChainGuardsApplyPerBatch(t *testing.T) {
 	errOdd := errors.New("odd")
 	synctest.Test(t, func(t *testing.T) {
-		g := &countGuard{}
+		g := &batchGuard{}
 		pool := crew.Chain(crew.NewPool[struct{}](2), g)
 		fn := func(_ context.Context, items []int) ([]int, error) {
 			ie := make(crew.ItemErrors, len(items))
@@ -923,18 +923,18 @@ func TestBatcherChainGuardsApplyPerBatch(t *testing.T) {
 			return items, ie
 		}
 		b := crew.NewBatcher(fn, crew.WithBatchSize(3), crew.WithBatchPool(pool))
-		submitAll(t, b, 1, 2, 3) // some items fail: not a failure for the guard
-		submitAll(t, b, 5, 7, 9) // every item fails: a failure
+		submitItems(t, b, 1, 2, 3) // some items fail: not a failure for the guard
+		submitItems(t, b, 5, 7, 9) // every item fails: a failure
 		_ = b.Close(context.Background())
 		assert.Equal(t, 2, g.admits)
 		assert.Equal(t, 2, g.starts)
 		require.Len(t, g.doneErrs, 2)
-		assert.Equal(t, 1, countNil(g.doneErrs))
+		assert.Equal(t, 1, countNilErrs(g.doneErrs))
 		require.NoError(t, pool.Close(context.Background()))
 	})
 }
 
-func countNil(errs []error) int {
+func countNilErrs(errs []error) int {
 	n := 0
 	for _, err := range errs {
 		if err == nil {
@@ -952,10 +952,10 @@ func TestBatcherPoolRefusesBatch(t *testing.T) {
 		want error
 	}{
 		{"guard refuses at Submit", func() crew.Pool[struct{}] {
-			return crew.Chain(crew.NewPool[struct{}](1), &countGuard{admitErr: open})
+			return crew.Chain(crew.NewPool[struct{}](1), &batchGuard{admitErr: open})
 		}, crew.ErrCircuitOpen},
 		{"guard refuses at start", func() crew.Pool[struct{}] {
-			return crew.Chain(crew.NewPool[struct{}](1), &countGuard{startErr: open})
+			return crew.Chain(crew.NewPool[struct{}](1), &batchGuard{startErr: open})
 		}, crew.ErrCircuitOpen},
 		{"pool closed", func() crew.Pool[struct{}] {
 			p := crew.NewPool[struct{}](1)
@@ -966,10 +966,10 @@ func TestBatcherPoolRefusesBatch(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				r := &recorder{}
+				r := &batchRecorder{}
 				pool := tt.give()
 				b := crew.NewBatcher(r.fn, crew.WithBatchSize(2), crew.WithBatchPool(pool))
-				fs := submitAll(t, b, 1, 2)
+				fs := submitItems(t, b, 1, 2)
 				for _, f := range fs {
 					_, err := f.Wait(context.Background())
 					require.ErrorIs(t, err, tt.want)
@@ -998,9 +998,9 @@ func TestBatcherCloseGivesUpOnBatchQueuedInPool(t *testing.T) {
 			return struct{}{}, nil
 		})
 		require.NoError(t, err)
-		r := &recorder{}
+		r := &batchRecorder{}
 		b := crew.NewBatcher(r.fn, crew.WithBatchSize(2), crew.WithBatchPool(pool))
-		fs := submitAll(t, b, 1, 2)
+		fs := submitItems(t, b, 1, 2)
 		synctest.Wait()
 		require.Equal(t, 1, pool.Stats().Queued)
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
