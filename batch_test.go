@@ -12,6 +12,7 @@ import (
 	"github.com/crew-go/crew"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 )
 
 // batchRecorder is a BatchFunc that records every batch and answers item*10. If
@@ -751,21 +752,19 @@ func TestBatcherCloseIdle(t *testing.T) {
 }
 
 // An idle Batcher holds no goroutine: not after NewBatcher, not between
-// batches.
+// batches. goleak compares against the goroutines alive before, so other
+// tests' goroutines do not matter.
 func TestBatcherIdleHasNoGoroutine(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		before := runtime.NumGoroutine()
-		r := &batchRecorder{}
-		b := crew.NewBatcher(r.fn, crew.WithBatchWait(time.Millisecond))
-		assert.Equal(t, before, runtime.NumGoroutine())
-		f := submitItems(t, b, 1)[0]
-		_, err := f.Wait(context.Background())
-		require.NoError(t, err)
-		synctest.Wait()
-		assert.Equal(t, before, runtime.NumGoroutine())
-		assert.Equal(t, 0, b.Stats().Workers)
-		closeBatcher(t, b)
-	})
+	before := goleak.IgnoreCurrent()
+	r := &batchRecorder{}
+	b := crew.NewBatcher(r.fn, crew.WithBatchWait(time.Millisecond))
+	goleak.VerifyNone(t, before)
+	f := submitItems(t, b, 1)[0]
+	_, err := f.Wait(context.Background())
+	require.NoError(t, err)
+	goleak.VerifyNone(t, before) // the batch goroutine has gone
+	assert.Equal(t, 0, b.Stats().Workers)
+	closeBatcher(t, b)
 }
 
 func TestBatcherBadInput(t *testing.T) {
