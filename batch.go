@@ -1,5 +1,334 @@
 package crew
 
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// BatchFunc handles one batch: it gets the items in the order they were
+// submitted and returns one result per item, in the same order. A nil error
+// gives every item its result. An ItemErrors error (found with errors.As,
+// so it may be wrapped) gives each item its own error or, where that is
+// nil, its result. Any other error, or a panic, fails
+// every item of the batch with it. The ctx is the batcher's, not a caller's:
+// it ends only when the per-batch timeout passes or Close gives up.
+//
+// A BatchFunc never gets an empty slice, nor more items than the batch size.
+// It must not keep the items slice after it returns.
+type BatchFunc[In, Out any] func(ctx context.Context, items []In) ([]Out, error)
+
+// ItemErrors is the error a BatchFunc returns when some items failed and
+// others did not: one error or nil per item, in the items' order. Items with
+// a nil error take their result from the []Out the BatchFunc returned (which
+// must then have one result per item). An ItemErrors of the wrong length
+// fails every item of the batch with an error matching ErrResultCount.
+//
+// ItemErrors is a plain slice; a BatchFunc owns the one it returns.
+type ItemErrors []error
+
+// Error counts the failed items and shows the first failure.
+func (e ItemErrors) Error() string {
+	n, first := 0, error(nil)
+	for _, err := range e {
+		if err != nil {
+			if n == 0 {
+				first = err
+			}
+			n++
+		}
+	}
+	if first == nil {
+		return fmt.Sprintf("crew: 0 of %d items failed", len(e))
+	}
+	return fmt.Sprintf("crew: %d of %d items failed; first: %v", n, len(e), first)
+}
+
+// Unwrap returns the non-nil item errors, so errors.Is and errors.As look
+// inside.
+func (e ItemErrors) Unwrap() []error {
+	var errs []error
+	for _, err := range e {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
+}
+
+// ErrResultCount is wrapped by the error that fails every item of a batch
+// whose BatchFunc returned a wrong number of results or of ItemErrors.
+var ErrResultCount = errors.New("crew: BatchFunc returned a wrong number of results")
+
+// Default batch settings.
+const (
+	// DefaultBatchSize is the batch size when WithBatchSize is not given:
+	// bulk calls (database inserts, metric pushes) get most of their saving
+	// by about 100 items.
+	DefaultBatchSize = 100
+	// DefaultBatchWait is the batch wait when WithBatchWait is not given. It
+	// is the latency a lone item pays under light load, so it is kept near
+	// one network round trip, not the seconds some batchers default to.
+	DefaultBatchWait = 5 * time.Millisecond
+)
+
+// Batcher gathers items submitted one by one into batches and hands each
+// batch to one BatchFunc call. Every item gets its own Future with its own
+// result or error.
+//
+// A batch is cut when it holds the batch size (at once), when its oldest item
+// has waited the batch wait (measured from the first item, not reset by later
+// ones), on Flush and on Close. If the batches running at once already reach
+// the limit (WithBatchConcurrency, default 1), cut batches go out back to
+// back as soon as one finishes.
+//
+// A Batcher is safe for concurrent use. It holds no goroutine while idle: a
+// goroutine runs the batches while there are batches to run (at most one per
+// running batch), and one timer watches the oldest waiting item. An item
+// costs one 256-byte allocation (its Future) and, on a no-op BatchFunc with
+// batch size 100, about 300-400 ns of CPU from Submit to resolved Future,
+// the same order as the naive channel-and-ticker batcher, which has none of
+// the guarantees (see batch_bench_test.go). Close synchronizes before its
+// return: every accepted item's Future is resolved by then.
+type Batcher[In, Out any] struct {
+	fn          BatchFunc[In, Out]
+	size        int
+	wait        time.Duration
+	maxRunning  int
+	timeout     time.Duration
+	runOn       Pool[struct{}]
+	cap         int
+	nonBlocking bool
+	epoch       time.Time          // item ages are measured from here
+	ctx         context.Context    // every batch runs under it; cancelled when Close gives up
+	cancel      context.CancelFunc // cancels ctx
+
+	mu       sync.Mutex
+	pending  itemList[In, Out] // submitted, not cut yet, oldest first
+	waiters  batchWaiters[In, Out]
+	running  batchList[In, Out] // batches handed to fn or to runOn
+	nextSeq  uint64             // seq of the next accepted item
+	flushSeq uint64             // items with seq < flushSeq are due (Flush)
+	timer    *time.Timer        // fires when the oldest pending item is due
+	armedAt  int64              // the deadline timer is set for; -1 when stopped
+
+	state     int           // stateOpen, stateClosing, stateDone
+	hardStop  bool          // Close gave up
+	drained   chan struct{} // closed at stateDone
+	closeSet  bool          // closeErr is final
+	closeErr  error
+	closeWait []*batchItem[In, Out] // items Close flushes, for its error
+
+	submitted, rejected, completed, failed, canceled uint64
+	busy                                             int // items in running batches
+	bs                                               BatchStats
+}
+
+// NewBatcher returns a Batcher that hands batches of items to fn.
+//
+// Options: WithBatchSize (default DefaultBatchSize), WithBatchWait (default
+// DefaultBatchWait), WithBatchConcurrency (default 1), WithBatchTimeout
+// (default none), WithBatchPool (default: the Batcher's own goroutines),
+// WithQueueSize (bound on pending items, default DefaultQueueSize, raised to
+// the batch size if smaller) and WithNonBlocking. Other options are ignored.
+//
+// NewBatcher panics if fn is nil. Like the pool constructors, it starts no
+// goroutine.
+func NewBatcher[In, Out any](fn BatchFunc[In, Out], opts ...BatchOption) *Batcher[In, Out] {
+	if fn == nil {
+		panic("crew: NewBatcher: the BatchFunc is nil")
+	}
+	c := batchConfig{
+		pool:        config{queueSize: DefaultQueueSize},
+		size:        DefaultBatchSize,
+		wait:        DefaultBatchWait,
+		concurrency: 1,
+	}
+	for _, o := range opts {
+		if o != nil {
+			o.applyBatch(&c)
+		}
+	}
+	b := &Batcher[In, Out]{
+		fn:          fn,
+		size:        c.size,
+		wait:        c.wait,
+		maxRunning:  c.concurrency,
+		timeout:     c.timeout,
+		runOn:       c.runOn,
+		cap:         max(c.pool.queueSize, c.size),
+		nonBlocking: c.pool.nonBlocking,
+		epoch:       time.Now(),
+		armedAt:     -1,
+		drained:     make(chan struct{}),
+		nextSeq:     1,
+	}
+	b.ctx, b.cancel = context.WithCancel(context.Background())
+	return b
+}
+
+// Submit adds item to the pending batch and returns its Future, which
+// resolves once the item's batch has run (or the item left it). When the
+// pending items reach the bound (WithQueueSize) Submit waits for room until
+// ctx ends, or with WithNonBlocking returns a *RejectedError matching
+// ErrQueueFull at once. After Close it returns ErrClosed. A nil ctx, or one
+// that has ended, is refused with an error.
+//
+// ctx does not reach the BatchFunc. If it ends before the item's batch is
+// cut, the item leaves the batch and its Future resolves with ctx.Err() at
+// once; after that, it ends only the caller's own Wait.
+//
+// Submit is safe for concurrent use. It allocates the item and, if ctx can
+// be cancelled, a watcher (context.AfterFunc); it holds the Batcher's lock
+// for a few list operations. It never runs the BatchFunc itself.
+func (b *Batcher[In, Out]) Submit(ctx context.Context, item In) (*Future[Out], error) {
+	if ctx == nil {
+		b.mu.Lock()
+		b.rejected++
+		b.mu.Unlock()
+		return nil, errNilContext
+	}
+	it := &batchItem[In, Out]{in: item}
+	it.fut.ctx = ctx
+	b.mu.Lock()
+	if err := b.admitLocked(ctx); err != nil {
+		return b.rejectUnlock(err)
+	}
+	if b.pending.n < b.cap {
+		now := b.now()
+		b.enqueueLocked(it, now)
+		if b.pending.n == 1 || b.pending.n >= b.size {
+			// A new head or a full batch. Otherwise nothing changed: after
+			// every pump the head is not due or no slot is free.
+			b.pumpLocked(now)
+		}
+		b.mu.Unlock()
+		return &it.fut, nil
+	}
+	if b.nonBlocking {
+		return b.rejectUnlock(errQueueFull)
+	}
+	return b.waitForRoom(ctx, it)
+}
+
+// Flush cuts the pending items into batches, as many as the batch size
+// requires, and waits until they and the batches already running have run.
+// It returns nil if all the items it waited for (those not resolved when it
+// was called) succeeded, else errors.Join of their errors, a batch-wide
+// error once per batch, so errors.Is and errors.As find each of them. Items
+// whose own caller's ctx ended are left out. If ctx ends first, Flush
+// returns ctx.Err() and the batches still go out.
+//
+// Flush is safe for concurrent use; it allocates a list of the items in
+// flight, so it costs O(pending + running items).
+func (b *Batcher[In, Out]) Flush(ctx context.Context) error {
+	if ctx == nil {
+		return errNilContextFlush
+	}
+	b.mu.Lock()
+	items := b.inFlightLocked()
+	b.flushSeq = b.nextSeq
+	b.pumpLocked(b.now())
+	b.mu.Unlock()
+	for _, it := range items {
+		select {
+		case <-it.fut.Done():
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return joinItemErrors(items)
+}
+
+// Close stops intake at once (later Submits return ErrClosed), cuts the
+// pending items into batches, waits for every batch to run and returns nil,
+// or errors.Join of the errors of the items it waited for (as Flush). If ctx
+// ends first, it cancels the ctx of the running batches, resolves the items
+// not handed to the BatchFunc yet with ErrClosed, waits for the running
+// batches to return and returns ctx.Err().
+//
+// Close is idempotent and safe from any goroutine: every call returns once
+// the Batcher is done, with the first call's result. When Close returns,
+// every accepted item's Future is resolved and no goroutine of the Batcher
+// remains. Close does not close the pool given to WithBatchPool. Items
+// already resolved when Close is called do not count in its error.
+func (b *Batcher[In, Out]) Close(ctx context.Context) error {
+	if ctx == nil {
+		return errNilContextClose
+	}
+	b.mu.Lock()
+	if b.state == stateOpen {
+		b.state = stateClosing
+		for b.waiters.n > 0 {
+			b.rejected++
+			b.waiters.pop().ready <- ErrClosed
+		}
+		b.closeWait = b.inFlightLocked()
+		b.pumpLocked(b.now())
+		b.checkDrainedLocked()
+	}
+	b.mu.Unlock()
+	select {
+	case <-b.drained:
+	case <-ctx.Done():
+		b.giveUp(ctx.Err())
+		<-b.drained
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.closeSet {
+		b.closeSet = true
+		b.closeErr = joinItemErrors(b.closeWait)
+		b.closeWait = nil
+	}
+	return b.closeErr
+}
+
+// Stats returns a snapshot of the Batcher's counters, counting items, not
+// batches (safe for concurrent use; one lock): Queued is the items waiting to be cut, Busy the items in running
+// batches, Workers the batches running (one goroutine each), Completed the
+// items a BatchFunc call returned (or panicked) for, Failed those of them
+// with an error, Canceled the items that never reached a BatchFunc.
+func (b *Batcher[In, Out]) Stats() Stats {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return Stats{
+		Workers:   b.running.n,
+		Busy:      b.busy,
+		Queued:    b.pending.n,
+		Submitted: b.submitted,
+		Rejected:  b.rejected,
+		Completed: b.completed,
+		Failed:    b.failed,
+		Canceled:  b.canceled,
+	}
+}
+
+// BatchStats is a snapshot of a Batcher's batch counters, for operators: how
+// full the batches are and why they were cut. The counters only grow.
+type BatchStats struct {
+	Batches  uint64 // batches cut
+	Items    uint64 // items in those batches
+	Full     uint64 // batches of exactly the batch size
+	BySize   uint64 // cut because they reached the batch size
+	ByWait   uint64 // cut because their oldest item reached the batch wait
+	ByManual uint64 // cut by Flush
+	ByClose  uint64 // cut by Close
+	// Sizes counts batches by size in powers of two: Sizes[i] counts the
+	// batches of 2^i to 2^(i+1)-1 items; the last bucket also takes larger.
+	Sizes [16]uint64
+}
+
+// BatchStats returns a snapshot of the batch counters. It is safe for
+// concurrent use and costs one lock.
+func (b *Batcher[In, Out]) BatchStats() BatchStats {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.bs
+}
+
 // BatchOption configures NewBatcher. Every Option is also a BatchOption:
 // WithQueueSize bounds the pending items and WithNonBlocking makes a full
 // Batcher reject instead of wait.
@@ -9,5 +338,76 @@ type BatchOption interface {
 
 // batchConfig is what the batch options set.
 type batchConfig struct {
-	pool config
+	pool        config
+	size        int
+	wait        time.Duration
+	concurrency int
+	timeout     time.Duration
+	runOn       Pool[struct{}]
 }
+
+type batchOptionFunc func(*batchConfig)
+
+func (o batchOptionFunc) applyBatch(c *batchConfig) { o(c) }
+
+// WithBatchSize cuts a batch as soon as n items wait (default
+// DefaultBatchSize); it is also the most items a BatchFunc gets at once.
+// It panics if n < 1.
+func WithBatchSize(n int) BatchOption {
+	if n < 1 {
+		panic(fmt.Sprintf("crew: WithBatchSize(%d): the batch size must be >= 1", n))
+	}
+	return batchOptionFunc(func(c *batchConfig) { c.size = n })
+}
+
+// WithBatchWait cuts a batch once its oldest item has waited d (default
+// DefaultBatchWait), however few items it holds. The wait starts with the
+// batch's first item; later items do not extend it. With d == 0 a batch is
+// cut whenever a batch can start, so batches form only from the items that
+// arrive while the running batches run. It panics if d < 0.
+func WithBatchWait(d time.Duration) BatchOption {
+	if d < 0 {
+		panic(fmt.Sprintf("crew: WithBatchWait(%v): the batch wait must be >= 0", d))
+	}
+	return batchOptionFunc(func(c *batchConfig) { c.wait = d })
+}
+
+// WithBatchConcurrency bounds the batches running at once (default 1, which
+// runs batches one after another in the order their items were submitted).
+// It panics if n < 1.
+func WithBatchConcurrency(n int) BatchOption {
+	if n < 1 {
+		panic(fmt.Sprintf("crew: WithBatchConcurrency(%d): the concurrency must be >= 1", n))
+	}
+	return batchOptionFunc(func(c *batchConfig) { c.concurrency = n })
+}
+
+// WithBatchTimeout gives every batch a ctx that ends d after the batch is
+// cut (default: no timeout). With WithBatchPool, the time waiting in the
+// pool counts. It panics if d < 0; 0 means no timeout.
+func WithBatchTimeout(d time.Duration) BatchOption {
+	if d < 0 {
+		panic(fmt.Sprintf("crew: WithBatchTimeout(%v): the timeout must be >= 0", d))
+	}
+	return batchOptionFunc(func(c *batchConfig) { c.timeout = d })
+}
+
+// WithBatchPool runs each batch as one job on p, so p's workers, queue and
+// guards (a Chain's rate limiter or breaker) apply per batch, and several
+// Batchers can share p. A Batcher goroutine waits for each job, so
+// WithBatchConcurrency still bounds the batches in flight. A batch that p
+// refuses (at Submit or at start) fails each of its items with p's error;
+// they count as Canceled. The job returns the BatchFunc's error, except that
+// an ItemErrors counts as an error only if every item failed, so a breaker
+// sees an outage, not one bad item. The Batcher does not close p.
+func WithBatchPool(p Pool[struct{}]) BatchOption {
+	if p == nil {
+		panic("crew: WithBatchPool(nil): the pool is nil")
+	}
+	return batchOptionFunc(func(c *batchConfig) { c.runOn = p })
+}
+
+var (
+	errNilContextFlush = errors.New("crew: Flush called with a nil context.Context (use context.Background())")
+	errNilContextClose = errors.New("crew: Close called with a nil context.Context (use context.Background())")
+)

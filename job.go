@@ -143,7 +143,3 @@ func (e *PanicError) Unwrap() error {
 	err, _ := e.Value.(error)
 	return err
 }
-
-// newFuture returns a pending Future that is not tied to a queue, for
-// producers other than the engine (the Batcher).
-func newFuture[T any]() *Future[T] { return &Future[T]{index: -1} }

@@ -1,0 +1,180 @@
+package crew
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+)
+
+// Running a batch: the goroutine that owns it calls the BatchFunc, judges
+// what came back and resolves the items. See batch_internal.go for who owns
+// what.
+
+// run is a batch goroutine: it runs bt, then every batch that is due when it
+// finishes, back to back, and exits when none is.
+func (b *Batcher[In, Out]) run(bt *batch[In, Out]) {
+	done := false
+	defer func() {
+		if !done { // the BatchFunc called runtime.Goexit: deliver, hand over
+			err := &PanicError{Value: "runtime.Goexit called by the BatchFunc", Stack: debug.Stack()}
+			if next := b.finish(bt, batchResult[Out]{err: err, ran: true}); next != nil {
+				go b.run(next)
+			}
+		}
+	}()
+	for bt != nil {
+		res := b.exec(bt)
+		bt = b.finish(bt, res)
+	}
+	done = true
+}
+
+// finish counts and delivers bt's outcome, frees its slot and cuts the next
+// due batch for the calling goroutine, if any.
+func (b *Batcher[In, Out]) finish(bt *batch[In, Out], res batchResult[Out]) *batch[In, Out] {
+	n := uint64(len(bt.items))
+	b.mu.Lock()
+	b.busy -= len(bt.items)
+	switch {
+	case !res.ran:
+		b.canceled += n
+	case res.err != nil:
+		b.completed += n
+		b.failed += n
+	default:
+		b.completed += n
+		for _, err := range res.errs {
+			if err != nil {
+				b.failed++
+			}
+		}
+	}
+	b.mu.Unlock()
+	// Counted before resolving, so Stats read after a Wait include the item.
+	bt.err = res.err
+	for i, it := range bt.items {
+		switch {
+		case res.err != nil:
+			it.fut.fail(res.err)
+		case res.errs != nil && res.errs[i] != nil:
+			it.fut.fail(res.errs[i])
+		default:
+			it.fut.resolve(res.outs[i], nil)
+		}
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.running.remove(bt)
+	now := b.now()
+	next := b.cutLocked(now)
+	b.pumpLocked(now)
+	b.checkDrainedLocked()
+	return next
+}
+
+// exec calls the BatchFunc for bt, directly or as a job on b.runOn, and
+// judges what it returned. It runs with b.mu released.
+func (b *Batcher[In, Out]) exec(bt *batch[In, Out]) batchResult[Out] {
+	var zero In
+	ins := make([]In, len(bt.items))
+	for i, it := range bt.items {
+		if it.fut.stop != nil {
+			it.fut.stop() // its ctx no longer matters
+		}
+		ins[i], it.in = it.in, zero
+	}
+	ctx, cancel := b.ctx, context.CancelFunc(nil)
+	if b.timeout > 0 {
+		ctx, cancel = context.WithTimeout(b.ctx, b.timeout)
+		defer cancel()
+	}
+	if b.runOn == nil {
+		outs, err := callBatch(ctx, b.fn, ins)
+		return judge(len(ins), outs, err)
+	}
+	return b.execOn(ctx, ins)
+}
+
+// execOn runs the batch as one job on b.runOn and waits for it.
+func (b *Batcher[In, Out]) execOn(ctx context.Context, ins []In) batchResult[Out] {
+	var (
+		phase int // 1: the job started; 2: the BatchFunc returned
+		outs  []Out
+		ferr  error
+	)
+	job := func(jctx context.Context) (struct{}, error) {
+		phase = 1
+		outs, ferr = callBatch(jctx, b.fn, ins)
+		phase = 2
+		return struct{}{}, jobError(len(ins), ferr)
+	}
+	f, err := b.runOn.Submit(ctx, job)
+	if err == nil {
+		// The pool resolves f once the job ran or was dropped; waiting is
+		// bounded by the job, as for a batch run directly. Resolving f
+		// synchronizes with phase, outs and ferr.
+		_, err = f.Wait(context.Background())
+	}
+	switch phase {
+	case 2:
+		return judge(len(ins), outs, ferr)
+	case 1: // the job ended its goroutine: the pool reports it
+		return batchResult[Out]{err: err, ran: true}
+	}
+	if b.ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, ErrClosed)) {
+		err = ErrClosed // Close gave up on the batch
+	}
+	return batchResult[Out]{err: err}
+}
+
+// jobError is the error a batch job reports to its pool's guards: an
+// ItemErrors counts only if every item failed.
+func jobError(n int, err error) error {
+	var ie ItemErrors
+	if errors.As(err, &ie) && len(ie) == n {
+		for _, e := range ie {
+			if e == nil {
+				return nil
+			}
+		}
+	}
+	return err
+}
+
+// judge turns what a BatchFunc returned for n items into a batchResult.
+func judge[Out any](n int, outs []Out, err error) batchResult[Out] {
+	if err == nil {
+		if len(outs) != n {
+			return batchResult[Out]{err: countError(len(outs), "results", n), ran: true}
+		}
+		return batchResult[Out]{outs: outs, ran: true}
+	}
+	var ie ItemErrors
+	if !errors.As(err, &ie) {
+		return batchResult[Out]{err: err, ran: true}
+	}
+	if len(ie) != n {
+		return batchResult[Out]{err: countError(len(ie), "ItemErrors", n), ran: true}
+	}
+	for _, e := range ie {
+		if e == nil && len(outs) != n {
+			return batchResult[Out]{err: countError(len(outs), "results", n), ran: true}
+		}
+	}
+	return batchResult[Out]{outs: outs, errs: ie, ran: true}
+}
+
+func countError(got int, what string, n int) error {
+	return fmt.Errorf("%w: %d %s for %d items", ErrResultCount, got, what, n)
+}
+
+// callBatch calls fn, turning a panic into a *PanicError.
+func callBatch[In, Out any](ctx context.Context, fn BatchFunc[In, Out], ins []In) (outs []Out, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			outs, err = nil, &PanicError{Value: r, Stack: debug.Stack()}
+		}
+	}()
+	return fn(ctx, ins)
+}
