@@ -58,10 +58,6 @@ func (e ItemErrors) Unwrap() []error {
 	return errs
 }
 
-// ErrResultCount is wrapped by the error that fails every item of a batch
-// whose BatchFunc returned a wrong number of results or of ItemErrors.
-var ErrResultCount = errors.New("crew: BatchFunc returned a wrong number of results")
-
 // Default batch settings.
 const (
 	// DefaultBatchSize is the batch size when WithBatchSize is not given:

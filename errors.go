@@ -20,6 +20,10 @@ var (
 	ErrRateLimited = errors.New("crew: rate limited")
 	// ErrCircuitOpen: a circuit breaker refused the job.
 	ErrCircuitOpen = errors.New("crew: circuit open")
+	// ErrResultCount is wrapped by the error that fails every item of a
+	// batch whose BatchFunc returned a wrong number of results or of
+	// ItemErrors.
+	ErrResultCount = errors.New("crew: BatchFunc returned a wrong number of results")
 )
 
 // RejectedError is what a guard, or a full queue, returns when it refuses a
