@@ -27,7 +27,7 @@ func main() {
 	flag.Parse()
 	scale := 1.0
 	if *quick {
-		scale = 0.12
+		scale = 0.1
 	}
 	fmt.Println("crew tour: each pattern against a simulated downstream")
 	fmt.Println()
@@ -57,6 +57,7 @@ var sections = []section{
 	{"adaptive", tourAdaptive},
 	{"ratelimit", tourRateLimit},
 	{"breaker", tourBreaker},
+	{"batcher", tourBatcher},
 	{"chain", tourChain},
 }
 
@@ -142,6 +143,37 @@ func tourBreaker(scale float64, tick func(done, total int)) []*report {
 	mu.Lock()
 	r.notes = transitions(changes)
 	mu.Unlock()
+	return []*report{r}
+}
+
+// tourBatcher: 64 callers each insert one row; the batcher turns them into
+// bulk inserts of up to 100 rows on one connection (one batch at a time),
+// each costing 2 ms plus 10 µs a row, and every caller gets its own row's
+// answer.
+func tourBatcher(scale float64, tick func(done, total int)) []*report {
+	var calls atomic.Int64
+	insert := func(ctx context.Context, rows []int) ([]int, error) {
+		calls.Add(1)
+		select {
+		case <-time.After(2*time.Millisecond + time.Duration(len(rows))*10*time.Microsecond):
+			return rows, nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	b := crew.NewBatcher(insert, crew.WithBatchSize(100), crew.WithBatchWait(2*time.Millisecond))
+	r := loadFunc([]loadClass{{"batcher", 64, nil}}, seconds(2, scale), func(ctx context.Context) error {
+		f, err := b.Submit(ctx, 1)
+		if err != nil {
+			return err
+		}
+		_, err = f.Wait(ctx)
+		return err
+	}, tick)[0]
+	close1(b)
+	st := b.BatchStats()
+	r.notes = fmt.Sprintf("%d bulk calls, %.0f rows each; row by row on one connection: at most %.0f rows/s",
+		calls.Load(), float64(st.Items)/float64(max(st.Batches, 1)), 1/0.00201)
 	return []*report{r}
 }
 
@@ -303,6 +335,14 @@ func load(p crew.Pool[int], callers int, d time.Duration, call crew.Job[int], ct
 
 // loadMixed is load with several classes of callers at once, one report each.
 func loadMixed(p crew.Pool[int], classes []loadClass, d time.Duration, call crew.Job[int], tick func(done, total int)) []*report {
+	return loadFunc(classes, d, func(ctx context.Context) error {
+		_, err := crew.Do(ctx, p, call)
+		return err
+	}, tick)
+}
+
+// loadFunc runs each class's callers in a loop of do for d.
+func loadFunc(classes []loadClass, d time.Duration, do func(context.Context) error, tick func(done, total int)) []*report {
 	var wg sync.WaitGroup
 	var calls atomic.Int64
 	start := time.Now()
@@ -323,7 +363,7 @@ func loadMixed(p crew.Pool[int], classes []loadClass, d time.Duration, call crew
 				}
 				for time.Now().Before(deadline) {
 					t0 := time.Now()
-					_, err := crew.Do(ctx, p, call)
+					err := do(ctx)
 					lat := time.Since(t0)
 					calls.Add(1)
 					var rej *crew.RejectedError
