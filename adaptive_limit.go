@@ -52,8 +52,10 @@ type LimitConfig struct {
 	// rejects, are left out of the windows altogether.
 	IsOverload func(error) bool
 
-	// Initial is the limit to start from (default max(minWorkers, 1): the
-	// pool starts low and doubles its way up).
+	// Initial is the limit to start from. The default is maxWorkers, so a
+	// first burst grows the pool within milliseconds (guarantee 9) and the
+	// limit then falls to what the downstream takes; a lower value starts
+	// low and doubles its way up, one window of jobs at a time.
 	Initial int
 }
 
@@ -108,6 +110,14 @@ type gradient struct {
 	saved   int  // the limit to restore after the probe
 }
 
+// initialLimit is LimitConfig.Initial within [lo, hi]; 0 means hi.
+func initialLimit(initial, lo, hi int) int {
+	if initial == 0 {
+		return hi
+	}
+	return min(max(initial, lo), hi)
+}
+
 func newGradient(cfg LimitConfig, lo, hi int) *gradient {
 	g := &gradient{
 		lo: lo, hi: hi,
@@ -115,7 +125,7 @@ func newGradient(cfg LimitConfig, lo, hi int) *gradient {
 		maxLatency: cfg.MaxLatency,
 		maxErrRate: cfg.MaxErrorRate,
 		isOverload: cfg.IsOverload,
-		limit:      min(max(cfg.Initial, lo), hi),
+		limit:      initialLimit(cfg.Initial, lo, hi),
 		slowStart:  true,
 		// The first baseline is learned during the ramp, the likeliest
 		// time to learn it under load: check it soon.

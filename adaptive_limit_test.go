@@ -223,7 +223,7 @@ func TestGradientRules(t *testing.T) {
 }
 
 func TestGradientSlowStartDoubles(t *testing.T) {
-	g := newGradient(LimitConfig{}, 1, 64)
+	g := newGradient(LimitConfig{Initial: 1}, 1, 64)
 	g.windows = 0 // no early probe
 	var path []int
 	for range 4 {

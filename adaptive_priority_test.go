@@ -45,3 +45,22 @@ func TestAdaptivePriorityOrder(t *testing.T) {
 		require.NoError(t, p.Close(context.Background()))
 	})
 }
+
+// TestAdaptiveLimitControlGrowsAtOnce: with the limit controller on, a
+// backlog still gets every worker within milliseconds (guarantee 9); the
+// limit falls later, if latency says so.
+func TestAdaptiveLimitControlGrowsAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := crew.NewAdaptivePool[int](0, 32, crew.WithLimitControl(crew.LimitConfig{}))
+		for range 200 {
+			_, err := p.Submit(context.Background(), func(context.Context) (int, error) {
+				time.Sleep(100 * time.Millisecond)
+				return 0, nil
+			})
+			require.NoError(t, err)
+		}
+		time.Sleep(time.Millisecond)
+		require.Equal(t, 32, p.Stats().Workers)
+		require.NoError(t, p.Close(context.Background()))
+	})
+}
