@@ -8,7 +8,8 @@ import (
 )
 
 // LimitConfig tunes the concurrency limit controller of an adaptive pool
-// (see WithLimitControl). The zero value is ready to use.
+// (see WithLimitControl). The zero value is ready to use. WithLimitControl
+// copies it: changing a LimitConfig later changes no pool.
 //
 // The controller judges the jobs in windows of max(20, 2*limit) jobs. From
 // each window's mean latency it learns the no-load latency (the baseline)

@@ -303,7 +303,8 @@ func (b *Batcher[In, Out]) Stats() Stats {
 }
 
 // BatchStats is a snapshot of a Batcher's batch counters, for operators: how
-// full the batches are and why they were cut. The counters only grow.
+// full the batches are and why they were cut. The counters only grow. It is
+// a snapshot the caller owns.
 type BatchStats struct {
 	Batches  uint64 // batches cut
 	Items    uint64 // items in those batches

@@ -12,7 +12,8 @@ import (
 	"time"
 )
 
-// CircuitState is the state of a Breaker's circuit.
+// CircuitState is the state of a Breaker's circuit: a plain value, copied
+// freely.
 type CircuitState int
 
 // The circuit states.
@@ -35,7 +36,8 @@ func (s CircuitState) String() string {
 	return "CircuitState(" + strconv.Itoa(int(s)) + ")"
 }
 
-// BreakerConfig configures NewBreaker. The zero value is a usable
+// BreakerConfig configures NewBreaker, which copies it: changing a
+// BreakerConfig later does not change a Breaker. The zero value is a usable
 // configuration: every zero field takes its default.
 type BreakerConfig struct {
 	// Name is the Guard named in the Breaker's rejections (default "breaker").
@@ -218,6 +220,12 @@ func (b *Breaker) Reset() {
 // returned as a *PanicError, and counts as a failure. fn runs on the
 // calling goroutine.
 func (b *Breaker) Execute(ctx context.Context, fn func(context.Context) error) error {
+	switch {
+	case ctx == nil:
+		return errors.New("crew: Breaker.Execute called with a nil context.Context (use context.Background())")
+	case fn == nil:
+		return errors.New("crew: Breaker.Execute called with a nil function")
+	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}

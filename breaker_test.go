@@ -626,3 +626,11 @@ func TestCircuitStateString(t *testing.T) {
 		assert.Equal(t, want, give.String())
 	}
 }
+
+func TestBreakerExecuteBadInput(t *testing.T) {
+	b := crew.NewBreaker(crew.BreakerConfig{FailureThreshold: 1})
+	var nilCtx context.Context
+	require.ErrorContains(t, b.Execute(nilCtx, func(context.Context) error { return nil }), "nil context")
+	require.ErrorContains(t, b.Execute(context.Background(), nil), "nil function")
+	require.Equal(t, crew.StateClosed, b.State(), "bad input is not a failure of the downstream")
+}

@@ -43,7 +43,8 @@ type Guard interface {
 }
 
 // Ticket is the value a Guard's Start hands out and its Done receives back,
-// to tell calls apart (the Breaker keeps its generation in it).
+// to tell calls apart (the Breaker keeps its generation in it). It is a
+// plain value, copied freely.
 type Ticket uint64
 
 // Chain returns a Pool that puts guards in front of base. guards[0] is the

@@ -28,6 +28,8 @@ var (
 
 // RejectedError is what a guard, or a full queue, returns when it refuses a
 // job. It matches its sentinel with errors.Is and is found with errors.As.
+// It is not changed after it is returned, so it is safe to share between
+// goroutines.
 type RejectedError struct {
 	Guard      string        // which guard refused: "ratelimit", "breaker", "queue", a user's name
 	RetryAfter time.Duration // when trying again makes sense; 0 if unknown

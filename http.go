@@ -45,7 +45,8 @@ func Middleware(p Pool[struct{}], opts ...HTTPOption) func(http.Handler) http.Ha
 	return func(next http.Handler) http.Handler { return Handler(p, next, opts...) }
 }
 
-// HTTPOption configures Handler and Middleware.
+// HTTPOption configures Handler and Middleware. Options are immutable
+// values, safe to reuse and to share between goroutines.
 type HTTPOption interface {
 	applyHTTP(*handler)
 }
@@ -85,7 +86,8 @@ func WithFailureStatus(isFailure func(code int) bool) HTTPOption {
 func serverError(code int) bool { return code >= 500 }
 
 // StatusError is the job error of a request whose handler answered with a
-// failure status (see WithFailureStatus).
+// failure status (see WithFailureStatus). It is not changed after it is
+// returned, so it is safe to share between goroutines.
 type StatusError struct {
 	Code int
 }

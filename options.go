@@ -14,7 +14,8 @@ const DefaultQueueSize = 4096
 // Option configures a pool constructor (NewPool, NewPriorityPool,
 // NewAdaptivePool). Every Option is also a BatchOption, so the queue options
 // configure a Batcher's pending items the same way. An option that does not
-// apply to a constructor is ignored there, as its doc says.
+// apply to a constructor is ignored there, as its doc says. Options are
+// immutable values, safe to reuse and to share between goroutines.
 type Option interface {
 	BatchOption
 	apply(*config)

@@ -30,8 +30,9 @@ func Do[T any](ctx context.Context, p Pool[T], job Job[T]) (T, error) {
 	return f.Wait(ctx)
 }
 
-// Stats is a snapshot of a pool's state and counters. The counters only
-// grow. Once Close has returned, Submitted == Completed + Canceled.
+// Stats is a snapshot of a pool's state and counters, a plain value the
+// caller owns. The counters only grow. Once Close has returned, Submitted ==
+// Completed + Canceled.
 //
 // A Chain's Stats are its base pool's, plus the Submit calls its guards
 // refused (Rejected). A Batcher's Stats count items, not batches.

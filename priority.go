@@ -145,7 +145,7 @@ func (p *PriorityPool[T]) Stats() Stats { return p.e.stats() }
 
 // PriorityStats is a snapshot of a PriorityPool's queue, for operators who
 // watch for starvation: a growing OldestWait, or jobs piling up on the low
-// levels, shows it coming.
+// levels, shows it coming. It is a snapshot the caller owns.
 type PriorityStats struct {
 	Queued         int           // jobs waiting now, as in Stats.Queued
 	OldestWait     time.Duration // how long the longest-waiting queued job has waited; 0 if none

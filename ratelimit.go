@@ -64,7 +64,8 @@ type RateLimiter struct {
 	mu sync.Mutex
 }
 
-// RateLimitOption configures NewRateLimiter.
+// RateLimitOption configures NewRateLimiter. Options are immutable values,
+// safe to reuse and to share between goroutines.
 type RateLimitOption interface {
 	applyRateLimit(*RateLimiter)
 }
