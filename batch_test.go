@@ -844,14 +844,14 @@ type batchGuard struct {
 	doneErrs           []error
 }
 
-func (g *batchGuard) Admit(context.Context) error {
+func (g *batchGuard) Admit(context.Context) (crew.Ticket, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.admits++
-	return g.admitErr
+	return 0, g.admitErr
 }
 
-func (g *batchGuard) Start(context.Context) (crew.Ticket, error) {
+func (g *batchGuard) Start(context.Context, crew.Ticket) (crew.Ticket, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.starts++
@@ -864,7 +864,7 @@ func (g *batchGuard) Done(_ crew.Ticket, err error, _ time.Duration) {
 	g.doneErrs = append(g.doneErrs, err)
 }
 
-func (g *batchGuard) Abandon() {
+func (g *batchGuard) Abandon(crew.Ticket) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.abandons++

@@ -229,10 +229,11 @@ func (b *Breaker) Execute(ctx context.Context, fn func(context.Context) error) e
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := b.Admit(ctx); err != nil {
+	adm, err := b.Admit(ctx)
+	if err != nil {
 		return err
 	}
-	t, err := b.Start(ctx)
+	t, err := b.Start(ctx, adm)
 	if err != nil {
 		return err
 	}
@@ -279,37 +280,42 @@ const (
 
 // Admit implements Guard: it refuses at once while the circuit is open, or
 // half-open with every probe slot taken; a job admitted while half-open
-// reserves a slot.
-func (b *Breaker) Admit(context.Context) error {
-	if CircuitState(b.cur.Load()&3) == StateClosed {
-		return nil
+// reserves a slot, and its ticket says so, with the generation.
+func (b *Breaker) Admit(context.Context) (Ticket, error) {
+	if c := b.cur.Load(); CircuitState(c&3) == StateClosed {
+		return Ticket(c) | ticketCall, nil
 	}
 	var ev transitions
 	now := time.Now()
 	b.mu.Lock()
 	b.advanceLocked(now, &ev)
+	var t Ticket
 	var err error
 	switch b.state {
+	case StateClosed:
+		t = Ticket(b.gen<<2) | ticketCall
 	case StateOpen:
 		err = b.openErrLocked(now)
 	case StateHalfOpen:
 		if b.taken < b.cfg.HalfOpenMaxRequests {
 			b.takeLocked(now)
 			b.reserved++
+			t = Ticket(b.gen<<2) | ticketProbe
 		} else {
 			err = b.rejected(0)
 		}
 	}
 	b.mu.Unlock()
 	b.emit(&ev)
-	return err
+	return t, err
 }
 
 // Start implements Guard. It never waits: it refuses a job the circuit no
-// longer lets through (it opened while the job was queued, or the half-open
-// slots are taken) and otherwise hands out a permit stamped with the
-// current generation.
-func (b *Breaker) Start(context.Context) (Ticket, error) {
+// longer lets through (it opened after the job was admitted, so a job
+// queued before a trip never becomes a half-open probe) and otherwise hands
+// out a permit stamped with the current generation. A job that reserved a
+// probe slot at Admit, in this half-open round, takes it.
+func (b *Breaker) Start(_ context.Context, admitted Ticket) (Ticket, error) {
 	c := b.cur.Load()
 	if CircuitState(c&3) == StateClosed {
 		return Ticket(c) | ticketCall, nil
@@ -326,15 +332,11 @@ func (b *Breaker) Start(context.Context) (Ticket, error) {
 	case StateOpen:
 		err = b.openErrLocked(now)
 	case StateHalfOpen:
-		switch {
-		case b.reserved > 0:
-			b.reserved-- // this job, or one it overtook, reserved the slot at Admit
+		if b.holdsSlotLocked(admitted) {
+			b.reserved--
 			t = Ticket(b.gen<<2) | ticketProbe
-		case b.taken < b.cfg.HalfOpenMaxRequests:
-			b.takeLocked(now)
-			t = Ticket(b.gen<<2) | ticketProbe
-		default:
-			err = b.rejected(0)
+		} else {
+			err = b.rejected(0) // admitted before this round: not a probe
 		}
 	}
 	b.mu.Unlock()
@@ -385,21 +387,28 @@ func (b *Breaker) Done(t Ticket, err error, elapsed time.Duration) {
 	b.emit(&ev)
 }
 
-// Abandon implements Guard: a job admitted while half-open gives back the
-// slot it reserved.
-func (b *Breaker) Abandon() {
-	if CircuitState(b.cur.Load()&3) != StateHalfOpen {
-		return // an open circuit that is due to be half-open has no reservations yet
+// Abandon implements Guard: a job that reserved a probe slot at Admit, in
+// the half-open round still going on, gives the slot back.
+func (b *Breaker) Abandon(admitted Ticket) {
+	if admitted&3 != ticketProbe || CircuitState(b.cur.Load()&3) != StateHalfOpen {
+		return // it holds no slot, or its round is over
 	}
 	var ev transitions
 	b.mu.Lock()
 	b.advanceLocked(time.Now(), &ev) // a round past its deadline has failed already
-	if b.state == StateHalfOpen && b.reserved > 0 {
+	if b.holdsSlotLocked(admitted) {
 		b.reserved--
 		b.releaseLocked()
 	}
 	b.mu.Unlock()
 	b.emit(&ev)
+}
+
+// holdsSlotLocked reports whether Admit's ticket reserved a probe slot in
+// the half-open round going on now. Requires mu held.
+func (b *Breaker) holdsSlotLocked(admitted Ticket) bool {
+	return b.state == StateHalfOpen && admitted&3 == ticketProbe &&
+		uint64(admitted>>2) == b.gen && b.reserved > 0
 }
 
 // Outcomes as the breaker counts them.

@@ -40,8 +40,9 @@ func fuzzBreaker(t *testing.T, data []byte) {
 	})
 	m := &refBreaker{threshold: threshold, max: max, reset: reset, probeTO: probeTO}
 	type job struct {
-		started bool
-		ticket  Ticket
+		started  bool
+		admitted Ticket // Admit's ticket
+		ticket   Ticket // Start's
 	}
 	var jobs []*job
 	var live []int // indexes of jobs admitted and not finished
@@ -71,11 +72,11 @@ func fuzzBreaker(t *testing.T, data []byte) {
 		op := next() % 8
 		switch op {
 		case 0: // Admit
-			err := b.Admit(ctx)
+			adm, err := b.Admit(ctx)
 			want := m.admit(len(jobs))
 			checkRejection(t, step, "Admit", err, want)
 			if err == nil {
-				jobs = append(jobs, &job{})
+				jobs = append(jobs, &job{admitted: adm})
 				live = append(live, len(jobs)-1)
 			}
 		case 1: // Start
@@ -83,7 +84,7 @@ func fuzzBreaker(t *testing.T, data []byte) {
 			if i < 0 {
 				continue
 			}
-			tk, err := b.Start(ctx)
+			tk, err := b.Start(ctx, jobs[i].admitted)
 			want, probe := m.start(i)
 			checkRejection(t, step, "Start", err, want)
 			if err != nil {
@@ -109,7 +110,7 @@ func fuzzBreaker(t *testing.T, data []byte) {
 			if i < 0 {
 				continue
 			}
-			b.Abandon()
+			b.Abandon(jobs[i].admitted)
 			m.abandon(i)
 			finish(i)
 		case 6: // time passes
@@ -235,11 +236,6 @@ func (m *refBreaker) release(i int) {
 	}
 }
 
-// reservation returns the index of the oldest reserved slot, or -1.
-func (m *refBreaker) reservation() int {
-	return slices.IndexFunc(m.slots, func(s refSlot) bool { return s.phase == 0 })
-}
-
 func (m *refBreaker) refuse() *time.Duration {
 	d := time.Duration(0)
 	if m.state == StateOpen {
@@ -261,9 +257,10 @@ func (m *refBreaker) admit(job int) *time.Duration {
 	return nil
 }
 
-// start returns the refusal, or whether the job runs as a probe. A job
-// that finds a slot reserved runs in it, whoever reserved it: the one that
-// reserved it then finds no slot of its own when it starts.
+// start returns the refusal, or whether the job runs as a probe. Half-open,
+// only a job that reserved a slot at Admit in this round runs, in its own
+// slot; a job admitted before the round is refused like one queued before
+// the circuit opened.
 func (m *refBreaker) start(job int) (*time.Duration, bool) {
 	if m.permit == nil {
 		m.permit = map[int]refPermit{}
@@ -272,13 +269,11 @@ func (m *refBreaker) start(job int) (*time.Duration, bool) {
 	case StateOpen:
 		return m.refuse(), false
 	case StateHalfOpen:
-		if i := m.reservation(); i >= 0 {
-			m.slots[i] = refSlot{job, 1}
-		} else if len(m.slots) < m.max {
-			m.take(job, 1)
-		} else {
+		i := slices.IndexFunc(m.slots, func(s refSlot) bool { return s.job == job && s.phase == 0 })
+		if i < 0 {
 			return m.refuse(), false
 		}
+		m.slots[i].phase = 1
 		m.permit[job] = refPermit{m.gen, true}
 		return nil, true
 	}
@@ -324,11 +319,8 @@ func (m *refBreaker) abandon(job int) {
 	if m.state != StateHalfOpen {
 		return
 	}
-	i := slices.IndexFunc(m.slots, func(s refSlot) bool { return s.job == job && s.phase == 0 })
-	if i < 0 {
-		i = m.reservation()
-	}
-	if i >= 0 {
+	// Only its own reservation: slots are cleared with every new round.
+	if i := slices.IndexFunc(m.slots, func(s refSlot) bool { return s.job == job && s.phase == 0 }); i >= 0 {
 		m.release(i)
 	}
 }
@@ -356,13 +348,16 @@ func TestBreakerHammerProbes(t *testing.T) {
 					b.Trip()
 				case g == 1 && i%70 == 0:
 					b.Reset()
-				case b.Admit(ctx) != nil:
 				default:
-					if i%11 == 0 {
-						b.Abandon()
+					adm, err := b.Admit(ctx)
+					if err != nil {
 						continue
 					}
-					tk, err := b.Start(ctx)
+					if i%11 == 0 {
+						b.Abandon(adm)
+						continue
+					}
+					tk, err := b.Start(ctx, adm)
 					if err != nil {
 						continue
 					}

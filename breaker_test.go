@@ -634,3 +634,64 @@ func TestBreakerExecuteBadInput(t *testing.T) {
 	require.ErrorContains(t, b.Execute(context.Background(), nil), "nil function")
 	require.Equal(t, crew.StateClosed, b.State(), "bad input is not a failure of the downstream")
 }
+
+// TestBreakerAbandonOfClosedAdmissionFreesNoProbeSlot: a job admitted while
+// closed and cancelled while queued during half-open held no probe slot, so
+// its Abandon must not free one (it used to, letting a second probe in).
+func TestBreakerAbandonOfClosedAdmissionFreesNoProbeSlot(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ok := func(context.Context) (int, error) { return 0, nil }
+		br := crew.NewBreaker(crew.BreakerConfig{ResetTimeout: time.Second, HalfOpenMaxRequests: 1})
+		p := crew.Chain[int](crew.NewPool[int](1), br)
+		gate := make(chan struct{})
+		_, err := p.Submit(context.Background(), func(context.Context) (int, error) { <-gate; return 0, nil })
+		require.NoError(t, err)
+		synctest.Wait()
+		ctxA, cancelA := context.WithCancel(context.Background())
+		_, err = p.Submit(ctxA, ok) // A: admitted while closed, queued
+		require.NoError(t, err)
+		br.Trip()
+		time.Sleep(time.Second)
+		require.Equal(t, crew.StateHalfOpen, br.State())
+		_, err = p.Submit(context.Background(), ok) // B: the one probe
+		require.NoError(t, err)
+		_, err = p.Submit(context.Background(), ok) // C: no slot left
+		require.ErrorIs(t, err, crew.ErrCircuitOpen)
+		cancelA()
+		synctest.Wait()
+		_, err = p.Submit(context.Background(), ok) // D: still no slot
+		require.ErrorIs(t, err, crew.ErrCircuitOpen, "a job that held no slot gave one back")
+		close(gate)
+		require.NoError(t, p.Close(context.Background()))
+	})
+}
+
+// TestBreakerJobAdmittedBeforeTripIsNotAProbe: a job accepted before the
+// circuit tripped must not become the half-open probe (its result would
+// decide the new state, and the real probe would be refused).
+func TestBreakerJobAdmittedBeforeTripIsNotAProbe(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		br := crew.NewBreaker(crew.BreakerConfig{ResetTimeout: time.Second, HalfOpenMaxRequests: 1})
+		p := crew.Chain[string](crew.NewPool[string](2), br)
+		gate := make(chan struct{})
+		for range 2 {
+			_, err := p.Submit(context.Background(), func(context.Context) (string, error) { <-gate; return "", nil })
+			require.NoError(t, err)
+		}
+		synctest.Wait()
+		old, err := p.Submit(context.Background(), func(context.Context) (string, error) { return "old", nil })
+		require.NoError(t, err)
+		br.Trip()
+		time.Sleep(time.Second)
+		probe, err := p.Submit(context.Background(), func(context.Context) (string, error) { return "probe", nil })
+		require.NoError(t, err)
+		close(gate)
+		_, err = old.Wait(context.Background())
+		require.ErrorIs(t, err, crew.ErrCircuitOpen, "queued before the trip: refused at start")
+		v, err := probe.Wait(context.Background())
+		require.NoError(t, err)
+		require.Equal(t, "probe", v, "the probe admitted in the half-open round runs")
+		require.Equal(t, crew.StateClosed, br.State())
+		require.NoError(t, p.Close(context.Background()))
+	})
+}

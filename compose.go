@@ -20,14 +20,17 @@ import (
 type Guard interface {
 	// Admit is called by Submit before the job is queued. It must not block.
 	// A non-nil error, usually a *RejectedError, refuses the job: Submit
-	// returns it and the job is never queued.
-	Admit(ctx context.Context) error
+	// returns it and the job is never queued. Otherwise the Ticket is handed
+	// back to Start or Abandon, so the guard knows which admission it was
+	// (the Breaker keeps the generation and the probe slot in it).
+	Admit(ctx context.Context) (Ticket, error)
 
 	// Start is called by the worker about to run an admitted job, with the
-	// job's ctx. It may wait, and must stop waiting when ctx ends. A non-nil
-	// error refuses the job: it never runs and its Future resolves with that
-	// error. The Ticket is handed back to Done; crew does not look inside.
-	Start(ctx context.Context) (Ticket, error)
+	// job's ctx and Admit's ticket. It may wait, and must stop waiting when
+	// ctx ends. A non-nil error refuses the job: it never runs and its
+	// Future resolves with that error. The returned Ticket is handed to
+	// Done.
+	Start(ctx context.Context, admitted Ticket) (Ticket, error)
 
 	// Done reports the outcome of a job that Start let through: the job's
 	// error (nil on success, a *PanicError if it panicked or called
@@ -36,15 +39,15 @@ type Guard interface {
 	// the engine they have no use for it, and then it is 0 too).
 	Done(t Ticket, err error, elapsed time.Duration)
 
-	// Abandon reports that a job Admit let through will not reach Start: its
-	// ctx ended while queued, Close gave up on it, the queue refused it, or
-	// an earlier guard refused it at Start.
-	Abandon()
+	// Abandon reports, with Admit's ticket, that a job Admit let through
+	// will not reach Start: its ctx ended while queued, Close gave up on it,
+	// the queue refused it, or an earlier guard refused it at Start.
+	Abandon(admitted Ticket)
 }
 
-// Ticket is the value a Guard's Start hands out and its Done receives back,
-// to tell calls apart (the Breaker keeps its generation in it). It is a
-// plain value, copied freely.
+// Ticket is a value a Guard hands out at Admit and at Start and gets back at
+// Start, Done or Abandon, to tell jobs apart; crew does not look inside. It
+// is a plain value, copied freely.
 type Ticket uint64
 
 // Chain returns a Pool that puts guards in front of base. guards[0] is the
@@ -102,24 +105,48 @@ func (c *chain[T]) Submit(ctx context.Context, job Job[T]) (*Future[T], error) {
 	if ctx == nil || job == nil {
 		return c.base.Submit(ctx, job) // base refuses and counts it
 	}
-	for i, g := range c.guards {
-		if err := g.Admit(ctx); err != nil {
-			abandon(c.guards[:i])
+	a := &admission{guards: c.guards}
+	a.tickets = a.small[:0]
+	for _, g := range c.guards {
+		t, err := g.Admit(ctx)
+		if err != nil {
+			a.abandon(0) // the guards that admitted it
 			c.rejected.Add(1)
 			return nil, err
 		}
+		a.tickets = append(a.tickets, t)
 	}
 	var f *Future[T]
 	var err error
 	if c.eng != nil {
-		f, err = c.eng.submit(ctx, job, c.guards)
+		f, err = c.eng.submit(ctx, job, a)
 	} else {
-		f, err = c.base.Submit(ctx, guarded(job, c.guards))
+		f, err = c.base.Submit(ctx, guarded(job, a))
 	}
 	if err != nil {
-		abandon(c.guards)
+		a.abandon(0)
 	}
 	return f, err
+}
+
+// admission is one job's way through a Chain: the guards, and the ticket
+// each gave at Admit. It is written by Submit before the job is queued and
+// read-only afterwards.
+type admission struct {
+	guards  []Guard
+	tickets []Ticket // one per guard that admitted the job
+	small   [3]Ticket
+}
+
+// abandon tells the guards from the i-th on that admitted the job that it
+// will not start. A nil admission has no guards.
+func (a *admission) abandon(i int) {
+	if a == nil {
+		return
+	}
+	for ; i < len(a.tickets); i++ {
+		a.guards[i].Abandon(a.tickets[i])
+	}
 }
 
 func (c *chain[T]) Close(ctx context.Context) error { return c.base.Close(ctx) }
@@ -133,9 +160,9 @@ func (c *chain[T]) Stats() Stats {
 // guarded wraps job so that guards see its start and outcome, for a base
 // pool that is not one of crew's. Such a pool's queue is opaque, so a job it
 // drops without running is not reported to Abandon.
-func guarded[T any](job Job[T], guards []Guard) Job[T] {
+func guarded[T any](job Job[T], a *admission) Job[T] {
 	return func(ctx context.Context) (T, error) {
-		v, _, err := runJob(ctx, job, guards)
+		v, _, err := runJob(ctx, job, a)
 		return v, err
 	}
 }

@@ -3,6 +3,7 @@ package crew_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -44,13 +45,16 @@ func (l *callLog) take() []string {
 	return c
 }
 
-func (g *recGuard) Admit(context.Context) error {
+func (g *recGuard) Admit(context.Context) (crew.Ticket, error) {
 	g.log.add(g.name + ".Admit")
-	return g.admitErr
+	return 7, g.admitErr
 }
 
-func (g *recGuard) Start(context.Context) (crew.Ticket, error) {
+func (g *recGuard) Start(_ context.Context, admitted crew.Ticket) (crew.Ticket, error) {
 	g.log.add(g.name + ".Start")
+	if admitted != 7 {
+		return 0, fmt.Errorf("Start got ticket %d, not Admit's", admitted)
+	}
 	return 42, g.startErr
 }
 
@@ -59,7 +63,12 @@ func (g *recGuard) Done(t crew.Ticket, err error, _ time.Duration) {
 	g.lastTicket, g.lastErr = t, err
 }
 
-func (g *recGuard) Abandon() { g.log.add(g.name + ".Abandon") }
+func (g *recGuard) Abandon(admitted crew.Ticket) {
+	if admitted != 7 {
+		panic(fmt.Sprintf("Abandon got ticket %d, not Admit's", admitted))
+	}
+	g.log.add(g.name + ".Abandon")
+}
 
 func TestChainGuardProtocol(t *testing.T) {
 	refused := &crew.RejectedError{Guard: "b", Err: errors.New("no")}
@@ -237,7 +246,7 @@ type orderGuard struct {
 	late      atomic.Bool
 }
 
-func (g *orderGuard) Abandon() {
+func (g *orderGuard) Abandon(crew.Ticket) {
 	if f := g.watch.Load(); f != nil {
 		select {
 		case <-f.Done():

@@ -77,10 +77,10 @@ func forEachKind(t *testing.T, test func(t *testing.T, k poolKind)) {
 // its base pool.
 type passGuard struct{}
 
-func (passGuard) Admit(context.Context) error                { return nil }
-func (passGuard) Start(context.Context) (crew.Ticket, error) { return 0, nil }
-func (passGuard) Done(crew.Ticket, error, time.Duration)     {}
-func (passGuard) Abandon()                                   {}
+func (passGuard) Admit(context.Context) (crew.Ticket, error)              { return 0, nil }
+func (passGuard) Start(context.Context, crew.Ticket) (crew.Ticket, error) { return 0, nil }
+func (passGuard) Done(crew.Ticket, error, time.Duration)                  {}
+func (passGuard) Abandon(crew.Ticket)                                     {}
 
 // foreignPool hides a crew pool's type, so Chain takes its generic path.
 type foreignPool[T any] struct{ crew.Pool[T] }

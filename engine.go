@@ -101,7 +101,7 @@ func newEngine[T any](q queue[T], c *config, min, max int) *engine[T] {
 
 // submit accepts job or says why not. guards, when not nil, have admitted
 // the job already; the engine calls their Start, Done or Abandon.
-func (e *engine[T]) submit(ctx context.Context, job Job[T], guards []Guard) (*Future[T], error) {
+func (e *engine[T]) submit(ctx context.Context, job Job[T], adm *admission) (*Future[T], error) {
 	if ctx == nil || job == nil {
 		e.mu.Lock()
 		e.rejected++
@@ -111,7 +111,7 @@ func (e *engine[T]) submit(ctx context.Context, job Job[T], guards []Guard) (*Fu
 		}
 		return nil, errNilJob
 	}
-	f := &Future[T]{job: job, ctx: ctx, guards: guards, index: -1}
+	f := &Future[T]{job: job, ctx: ctx, adm: adm, index: -1}
 	e.mu.Lock()
 	if err := e.admitLocked(f); err != nil {
 		return e.rejectUnlock(err)
@@ -271,7 +271,7 @@ func (e *engine[T]) settle(err error, fs ...*Future[T]) {
 		if f.stop != nil {
 			f.stop()
 		}
-		abandon(f.guards)
+		f.adm.abandon(0)
 		f.fail(err)
 	}
 	e.mu.Lock()
@@ -541,7 +541,7 @@ func (e *engine[T]) run(w *worker, f *Future[T]) (v T, kind outcome, elapsed tim
 	if f.stop != nil {
 		f.stop()
 		if err := f.ctx.Err(); err != nil {
-			abandon(f.guards)
+			f.adm.abandon(0)
 			return v, outcomeCanceled, 0, err
 		}
 	}
@@ -549,7 +549,7 @@ func (e *engine[T]) run(w *worker, f *Future[T]) (v T, kind outcome, elapsed tim
 	if f.stop != nil {
 		defer w.release() // the job has a ctx of its own to cancel
 	}
-	v, elapsed, refused, err := runTimed(ctx, f.job, f.guards, e.ctl != nil)
+	v, elapsed, refused, err := runTimed(ctx, f.job, f.adm, e.ctl != nil)
 	if refused {
 		return v, outcomeCanceled, 0, err
 	}
@@ -612,15 +612,15 @@ func call[T any](ctx context.Context, job Job[T]) (v T, err error) {
 // runJob runs job behind guards: each guard's Start in order, then the job,
 // then each guard's Done, innermost first. refused reports that a guard
 // refused the job at Start: it did not run, and err is the refusal.
-func runJob[T any](ctx context.Context, job Job[T], guards []Guard) (v T, refused bool, err error) {
-	v, _, refused, err = runTimed(ctx, job, guards, false)
+func runJob[T any](ctx context.Context, job Job[T], adm *admission) (v T, refused bool, err error) {
+	v, _, refused, err = runTimed(ctx, job, adm, false)
 	return v, refused, err
 }
 
 // runTimed is runJob that also reports how long the job ran. Without guards
 // the time is measured only if timed, so a plain pool never reads the clock.
-func runTimed[T any](ctx context.Context, job Job[T], guards []Guard, timed bool) (v T, elapsed time.Duration, refused bool, err error) {
-	if len(guards) == 0 {
+func runTimed[T any](ctx context.Context, job Job[T], adm *admission, timed bool) (v T, elapsed time.Duration, refused bool, err error) {
+	if adm == nil {
 		if !timed {
 			v, err = call(ctx, job)
 			return v, 0, false, err
@@ -631,13 +631,14 @@ func runTimed[T any](ctx context.Context, job Job[T], guards []Guard, timed bool
 	}
 	var small [4]Ticket // common chains keep their tickets on the stack
 	tickets := small[:0]
+	guards := adm.guards
 	for i, g := range guards {
-		t, gerr := g.Start(ctx)
+		t, gerr := g.Start(ctx, adm.tickets[i])
 		if gerr != nil {
 			for j := i - 1; j >= 0; j-- {
 				guards[j].Done(tickets[j], gerr, 0)
 			}
-			abandon(guards[i+1:])
+			adm.abandon(i + 1)
 			return v, 0, true, gerr
 		}
 		tickets = append(tickets, t)
@@ -685,11 +686,4 @@ func wantElapsed(guards []Guard) bool {
 // goexitError is the outcome of a job that called runtime.Goexit.
 func goexitError() error {
 	return &PanicError{Value: "runtime.Goexit called by the job", Stack: debug.Stack()}
-}
-
-// abandon tells guards that their admitted job will not start.
-func abandon(guards []Guard) {
-	for _, g := range guards {
-		g.Abandon()
-	}
 }

@@ -125,17 +125,17 @@ type bulkhead struct {
 	inside atomic.Int64
 }
 
-func (g *bulkhead) Admit(context.Context) error {
+func (g *bulkhead) Admit(context.Context) (crew.Ticket, error) {
 	if g.inside.Add(1) > g.max {
 		g.inside.Add(-1)
-		return &crew.RejectedError{Guard: "bulkhead", Err: crew.ErrQueueFull}
+		return 0, &crew.RejectedError{Guard: "bulkhead", Err: crew.ErrQueueFull}
 	}
-	return nil
+	return 0, nil
 }
 
-func (g *bulkhead) Start(context.Context) (crew.Ticket, error) { return 0, nil }
-func (g *bulkhead) Done(crew.Ticket, error, time.Duration)     { g.inside.Add(-1) }
-func (g *bulkhead) Abandon()                                   { g.inside.Add(-1) }
+func (g *bulkhead) Start(context.Context, crew.Ticket) (crew.Ticket, error) { return 0, nil }
+func (g *bulkhead) Done(crew.Ticket, error, time.Duration)                  { g.inside.Add(-1) }
+func (g *bulkhead) Abandon(crew.Ticket)                                     { g.inside.Add(-1) }
 
 // A Guard of one's own: at most two jobs in flight for this downstream,
 // whatever the pool's size.

@@ -19,10 +19,11 @@ const (
 
 // guardCall is what a pool does per job with one guard: Admit, Start, Done.
 func guardCall(ctx context.Context, g Guard) {
-	if g.Admit(ctx) != nil {
+	adm, err := g.Admit(ctx)
+	if err != nil {
 		panic("refused")
 	}
-	t, err := g.Start(ctx)
+	t, err := g.Start(ctx, adm)
 	if err != nil {
 		panic("refused")
 	}
@@ -225,12 +226,15 @@ func BenchmarkGuardPath(b *testing.B) {
 		guards := []Guard{NewRateLimiter(plentyRate, plentyBurst), NewBreaker(BreakerConfig{})}
 		b.ReportAllocs()
 		for b.Loop() {
+			a := &admission{guards: guards}
 			for _, g := range guards {
-				if g.Admit(ctx) != nil {
+				t, err := g.Admit(ctx)
+				if err != nil {
 					b.Fatal("refused")
 				}
+				a.tickets = append(a.tickets, t)
 			}
-			_, _, _ = runJob(ctx, job, guards)
+			_, _, _ = runJob(ctx, job, a)
 		}
 	})
 }

@@ -25,10 +25,10 @@ type Result[T any] struct {
 // return, so the value is safe to read afterwards.
 type Future[T any] struct {
 	// Set at Submit, read-only afterwards.
-	job    Job[T]
-	ctx    context.Context
-	guards []Guard
-	stop   func() bool // stops the ctx watcher; nil when ctx cannot end
+	job  Job[T]
+	ctx  context.Context
+	adm  *admission  // the Chain's guards and their Admit tickets; nil if none
+	stop func() bool // stops the ctx watcher; nil when ctx cannot end
 
 	// Queue bookkeeping, guarded by the owning engine's mu.
 	prev, next *Future[T] // FIFO links

@@ -136,7 +136,7 @@ func (l *RateLimiter) SetBurst(burst int) {
 }
 
 // Admit implements Guard. It never waits; see RateLimiter.
-func (l *RateLimiter) Admit(ctx context.Context) error {
+func (l *RateLimiter) Admit(ctx context.Context) (Ticket, error) {
 	bounded := l.maxWait >= 0
 	if !bounded {
 		_, bounded = ctx.Deadline()
@@ -145,12 +145,12 @@ func (l *RateLimiter) Admit(ctx context.Context) error {
 		p := l.pending.Load()
 		if !bounded || float64(p+1) <= l.getFloor() {
 			if l.pending.CompareAndSwap(p, p+1) {
-				return nil // no bound to check, or the token is there
+				return 0, nil // no bound to check, or the token is there
 			}
 			continue
 		}
 		if err := l.admitSlow(ctx); err != errRetry {
-			return err
+			return 0, err
 		}
 	}
 }
@@ -183,7 +183,7 @@ func (l *RateLimiter) admitSlow(ctx context.Context) error {
 }
 
 // Start implements Guard: it takes a token, waiting for it until ctx ends.
-func (l *RateLimiter) Start(ctx context.Context) (Ticket, error) {
+func (l *RateLimiter) Start(ctx context.Context, _ Ticket) (Ticket, error) {
 	if err := ctx.Err(); err != nil {
 		l.pending.Add(-1)
 		return 0, err
@@ -231,7 +231,7 @@ func (l *RateLimiter) Done(Ticket, error, time.Duration) {}
 
 // Abandon implements Guard: the job no longer counts in the backlog that
 // Admit estimates from. It took no token.
-func (l *RateLimiter) Abandon() { l.pending.Add(-1) }
+func (l *RateLimiter) Abandon(Ticket) { l.pending.Add(-1) }
 
 // resetFloor sets floor to the tokens in the bucket now, or +Inf when the
 // limit is infinite. Requires mu held, or l not shared yet.
