@@ -1,10 +1,13 @@
 package benchmarks
 
 import (
+	"context"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/crew-go/crew"
 	"github.com/failsafe-go/failsafe-go"
 	"github.com/failsafe-go/failsafe-go/circuitbreaker"
 	"github.com/failsafe-go/failsafe-go/ratelimiter"
@@ -12,10 +15,12 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// The guard peers, measured alone until crew's Breaker and RateLimiter land:
-// each then gets a "crew" sub-benchmark beside these. Here b.N counts calls,
-// made from GOMAXPROCS goroutines at once (RunParallel), and every
-// sub-benchmark checks that each call ran exactly once.
+// The guards beside their peers. Here b.N counts calls, made from
+// GOMAXPROCS goroutines at once (RunParallel), and every sub-benchmark
+// checks that each call ran exactly once. "crew-guard" is the path a pool
+// takes per job through a Guard (Admit, Start, the call, Done), public API
+// only; "crew-execute" is Breaker.Execute, which takes a func(ctx) error, so
+// a typed result costs the caller a closure.
 
 // BenchmarkBreakerClosed is the cost of one successful call through a
 // circuit breaker that stays closed.
@@ -36,6 +41,20 @@ func BenchmarkBreakerClosed(b *testing.B) {
 			cb := circuitbreaker.NewWithDefaults[int]()
 			ex := failsafe.With[int](cb)
 			return ex.Get
+		}},
+		{"crew-guard", func() func(fn func() (int, error)) (int, error) {
+			return guardPath(crew.NewBreaker(crew.BreakerConfig{}))
+		}},
+		{"crew-execute", func() func(fn func() (int, error)) (int, error) {
+			br := crew.NewBreaker(crew.BreakerConfig{})
+			ctx := context.Background()
+			return func(fn func() (int, error)) (v int, err error) {
+				err = br.Execute(ctx, func(context.Context) error {
+					v, err = fn()
+					return err
+				})
+				return v, err
+			}
 		}},
 	}
 	for _, br := range breakers {
@@ -71,8 +90,18 @@ func BenchmarkRateLimitAllow(b *testing.B) {
 		{"xtime", func() func() bool {
 			return rate.NewLimiter(rate.Limit(1e10), 1<<30).Allow
 		}},
+		{"xtime-wait", func() func() bool {
+			lim := rate.NewLimiter(rate.Limit(1e10), 1<<30)
+			ctx := context.Background()
+			return func() bool { return lim.Wait(ctx) == nil }
+		}},
 		{"failsafe", func() func() bool {
 			return ratelimiter.NewBursty[any](1<<30, time.Second).TryAcquirePermit
+		}},
+		{"crew-guard", func() func() bool {
+			call := guardPath(crew.NewRateLimiter(rate.Limit(1e10), 1<<30))
+			fn := func() (int, error) { return 1, nil }
+			return func() bool { _, err := call(fn); return err == nil }
 		}},
 	}
 	for _, l := range limiters {
@@ -91,6 +120,111 @@ func BenchmarkRateLimitAllow(b *testing.B) {
 			})
 			if got := ran.Load(); got != int64(b.N) {
 				b.Fatalf("%s: %d calls ran, want %d", l.name, got, b.N)
+			}
+		})
+	}
+}
+
+// guardPath runs a call through guards as a crew pool does per job: every
+// Admit, every Start with its Admit ticket, the call, every Done.
+func guardPath(guards ...crew.Guard) func(fn func() (int, error)) (int, error) {
+	ctx := context.Background()
+	return func(fn func() (int, error)) (int, error) {
+		var adm, run [4]crew.Ticket
+		for i, g := range guards {
+			t, err := g.Admit(ctx)
+			if err != nil {
+				return 0, err
+			}
+			adm[i] = t
+		}
+		for i, g := range guards {
+			t, err := g.Start(ctx, adm[i])
+			if err != nil {
+				return 0, err
+			}
+			run[i] = t
+		}
+		v, err := fn()
+		for i := len(guards) - 1; i >= 0; i-- {
+			guards[i].Done(run[i], err, 0)
+		}
+		return v, err
+	}
+}
+
+// BenchmarkComposedGuards is the cost of a rate limiter and a circuit breaker
+// composed around one call: crew's guard path against failsafe-go's executor
+// with the same two policies, with limits far above the call rate.
+func BenchmarkComposedGuards(b *testing.B) {
+	type composed struct {
+		name string
+		new  func() func(fn func() (int, error)) (int, error)
+	}
+	all := []composed{
+		{"direct", func() func(fn func() (int, error)) (int, error) {
+			return func(fn func() (int, error)) (int, error) { return fn() }
+		}},
+		{"crew", func() func(fn func() (int, error)) (int, error) {
+			return guardPath(crew.NewRateLimiter(rate.Limit(1e10), 1<<30), crew.NewBreaker(crew.BreakerConfig{}))
+		}},
+		{"failsafe", func() func(fn func() (int, error)) (int, error) {
+			rl := ratelimiter.NewBursty[int](1<<30, time.Second)
+			cb := circuitbreaker.NewWithDefaults[int]()
+			return failsafe.With[int](rl, cb).Get
+		}},
+	}
+	for _, c := range all {
+		b.Run(c.name, func(b *testing.B) {
+			var ran atomic.Int64
+			fn := func() (int, error) { ran.Add(1); return 1, nil }
+			call := c.new()
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if v, err := call(fn); err != nil || v != 1 {
+						b.Errorf("%s: got %d, %v", c.name, v, err)
+						return
+					}
+				}
+			})
+			if got := ran.Load(); got != int64(b.N) {
+				b.Fatalf("%s: %d calls ran, want %d", c.name, got, b.N)
+			}
+		})
+	}
+}
+
+// BenchmarkPoolChain is what Chain(limiter, breaker) adds to a job on a pool:
+// Do on a bare NewPool against Do on the same pool behind both guards.
+func BenchmarkPoolChain(b *testing.B) {
+	for _, guarded := range []bool{false, true} {
+		name := "bare"
+		if guarded {
+			name = "chain"
+		}
+		b.Run(name, func(b *testing.B) {
+			var p crew.Pool[int] = crew.NewPool[int](runtime.GOMAXPROCS(0))
+			if guarded {
+				p = crew.Chain(p, crew.NewRateLimiter(rate.Limit(1e10), 1<<30), crew.NewBreaker(crew.BreakerConfig{}))
+			}
+			var ran atomic.Int64
+			job := func(context.Context) (int, error) { ran.Add(1); return 1, nil }
+			ctx := context.Background()
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if v, err := crew.Do(ctx, p, job); err != nil || v != 1 {
+						b.Errorf("got %d, %v", v, err)
+						return
+					}
+				}
+			})
+			if err := p.Close(ctx); err != nil {
+				b.Fatal(err)
+			}
+			if got := ran.Load(); got != int64(b.N) {
+				b.Fatalf("%d jobs ran, want %d", got, b.N)
 			}
 		})
 	}
