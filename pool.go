@@ -88,7 +88,10 @@ func (p *WorkerPool[T]) Submit(ctx context.Context, job Job[T]) (*Future[T], err
 // ErrClosed, waits for the workers to return and returns ctx.Err().
 //
 // Close is idempotent and safe from any goroutine: every call returns once
-// the pool is done, with the first outcome. When Close returns, every
+// the pool is done, and all return the same outcome: nil if the pool drained,
+// or the ctx error of the first Close that gave up (so a Close that was
+// waiting with context.Background reports that another one gave up). When
+// Close returns, every
 // accepted job's Future is resolved and no goroutine of the pool remains.
 // Called from one of the pool's own jobs with that job's ctx, Close stops
 // intake and returns an error at once instead of waiting for itself.
