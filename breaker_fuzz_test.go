@@ -371,13 +371,15 @@ func TestBreakerHammerProbes(t *testing.T) {
 						for w := worst.Load(); int32(n) > w && !worst.CompareAndSwap(w, int32(n)); w = worst.Load() {
 						}
 					}
-					errs := []error{nil, errors.New("boom"), context.Canceled}
-					b.Done(tk, errs[i%3], 0)
+					// The probe ends when Done is called: Done may free its
+					// slot for the next one at once.
 					if tk&3 == ticketProbe {
 						mu.Lock()
 						running[gen]--
 						mu.Unlock()
 					}
+					errs := []error{nil, errors.New("boom"), context.Canceled}
+					b.Done(tk, errs[i%3], 0)
 				}
 			}
 		})
