@@ -189,6 +189,7 @@ func TestRateLimiterCancelledWaitGivesTokenBack(t *testing.T) {
 		t0 := time.Now()
 		_, err := p.Submit(context.Background(), log.job(1)) // takes the token
 		require.NoError(t, err)
+		synctest.Wait() // job 1 has started: job 2 cannot take its token first
 		ctx, cancel := context.WithCancel(context.Background())
 		waiting, err := p.Submit(ctx, log.job(2)) // waits for the token due at 1s
 		require.NoError(t, err)
