@@ -386,18 +386,31 @@ func (e *engine[T]) work(w *worker) {
 	}()
 	e.notifyScale() // this worker's start
 	scaled := false // this worker moved the limit and has not reported it
+	// done is the finished job whose Future is still to resolve, with its
+	// outcome: counted already, it resolves as soon as the lock is released
+	// (or before the worker parks or retires), so that touching the
+	// Future, which the submitter's processor wrote last, stays out of the
+	// critical section.
+	var done pending[T]
 	e.mu.Lock()
 	e.claims--
 	for {
+		var t *task[T]
+		if e.workers <= e.limit {
+			t = e.q.pop()
+		}
+		if t == nil {
+			done.resolve() // with mu held: before parking or retiring
+		}
 		if e.workers > e.limit {
 			break // the limit dropped: retire
 		}
-		t := e.q.pop()
 		if t != nil {
 			t.queued = false
 			e.busy++
 			e.grantWaitersLocked()
 			e.mu.Unlock()
+			done.resolve()
 			if scaled {
 				scaled = false
 				e.notifyScale()
@@ -407,7 +420,8 @@ func (e *engine[T]) work(w *worker) {
 			current = nil
 			e.mu.Lock()
 			busy := e.busy
-			e.finishLocked(t.fut, v, err, kind)
+			e.countLocked(kind)
+			done = pending[T]{t.fut, v, err}
 			if reusable {
 				e.recycleLocked(t)
 			}
@@ -669,8 +683,31 @@ const (
 	outcomeCanceled
 )
 
+// pending is a finished job's outcome, counted and not yet resolved.
+type pending[T any] struct {
+	f   *Future[T] // nil: none
+	v   T
+	err error
+}
+
+// resolve resolves p's Future, if any, and clears p.
+func (p *pending[T]) resolve() {
+	if p.f != nil {
+		p.f.resolve(p.v, p.err)
+		*p = pending[T]{}
+	}
+}
+
 // finishLocked counts and resolves a job a worker took. Requires mu held.
 func (e *engine[T]) finishLocked(f *Future[T], v T, err error, kind outcome) {
+	e.countLocked(kind)
+	f.resolve(v, err)
+}
+
+// countLocked counts a job a worker took as finished. Its Future must
+// resolve after this, so that whoever sees the outcome finds it counted.
+// Requires mu held.
+func (e *engine[T]) countLocked(kind outcome) {
 	e.busy--
 	switch kind {
 	case outcomeCanceled:
@@ -681,7 +718,6 @@ func (e *engine[T]) finishLocked(f *Future[T], v T, err error, kind outcome) {
 	default:
 		e.completed++
 	}
-	f.resolve(v, err)
 }
 
 // goexit repairs the accounts when a job ends its worker with
