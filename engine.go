@@ -48,9 +48,11 @@ type engine[T any] struct {
 	all     workerList // every live worker, for cancelling running jobs
 	waiters waiterList[T]
 	// free holds finished task records for reuse (nfree of them, at most
-	// cap+max), so that a Submit allocates only its Future.
+	// maxFree), so that a Submit allocates only its Future.
 	free  *task[T]
 	nfree int
+	// readyChans holds the answer channels of blocked Submits for reuse.
+	readyChans sync.Pool
 	// bgCtx is the ctx of every job submitted with context.Background or
 	// context.TODO: such a ctx has no values and never ends, so the jobs can
 	// share one ctx, read-only once the engine is built.
@@ -99,8 +101,9 @@ type task[T any] struct {
 	prio       int      // priority level
 	enq        int64    // enqueue time, ns since the engine's epoch
 	queued     bool     // in the queue now
+	waiting    bool     // in the waiter line now
 
-	ready chan error // a blocked Submit's answer (capacity 1); made once, kept across reuse
+	ready chan error // a blocked Submit's answer (capacity 1), while it waits; see answerLocked
 }
 
 // futureCtx is the one allocation of a job whose ctx is not Background or
@@ -204,15 +207,23 @@ func (e *engine[T]) taskLocked() *task[T] {
 // never handed out, and its ctx watcher is stopped (stop returned true) or
 // never existed, so no dropCanceled can come for it. Requires mu held.
 func (e *engine[T]) recycleLocked(t *task[T]) {
-	ready := t.ready // drained: every answer sent on it was received
-	*t = task[T]{ready: ready}
-	if e.nfree >= e.cap+e.max || e.state == stateDone {
+	*t = task[T]{}
+	if e.nfree >= e.maxFree() || e.state == stateDone {
 		return
 	}
 	t.next = e.free
 	e.free = t
 	e.nfree++
 }
+
+// maxFreeTasks caps the free list whatever the queue size, so that a pool
+// with a huge queue does not keep a huge free list after a burst.
+const maxFreeTasks = 1 << 14
+
+// maxFree is how many tasks the free list keeps: as many as can be queued
+// and running at once, so a saturated pool allocates only Futures, up to
+// maxFreeTasks.
+func (e *engine[T]) maxFree() int { return min(e.cap+e.max, maxFreeTasks) }
 
 // admitLocked refuses a job that cannot be accepted whatever the room.
 // Requires mu held.
@@ -233,12 +244,17 @@ func (e *engine[T]) rejectUnlock(err error) (*Future[T], error) {
 // waitForRoom parks a Submit until the queue has room for t, ctx ends or the
 // pool closes. Called with mu held; returns with it released. Waiters are
 // served first come, first served: the one that frees room hands it over.
-// The waiter is t itself, with its reusable ready channel.
+// The waiter is t itself; its ready channel comes from a pool and goes back
+// there once the one answer sent on it has been received, so a Submit that
+// waits allocates nothing more than one that does not.
 func (e *engine[T]) waitForRoom(ctx context.Context, t *task[T]) (*Future[T], error) {
-	if t.ready == nil {
-		t.ready = make(chan error, 1)
+	ready, _ := e.readyChans.Get().(chan error)
+	if ready == nil {
+		ready = make(chan error, 1)
 	}
-	f, ready := t.fut, t.ready // once queued, t may run and be recycled
+	defer e.readyChans.Put(ready) // empty again whenever this returns
+	f := t.fut                    // once queued, t may run and be recycled
+	t.ready = ready
 	e.waiters.push(t)
 	e.mu.Unlock()
 	select {
@@ -250,7 +266,9 @@ func (e *engine[T]) waitForRoom(ctx context.Context, t *task[T]) (*Future[T], er
 	case <-ctx.Done():
 	}
 	e.mu.Lock()
-	if e.waiters.remove(t) {
+	// t is still this Submit's only if it still has this Future: once
+	// answered, it may have run and been recycled for another Submit.
+	if t.fut == f && e.waiters.remove(t) { // no answer was sent
 		e.recycleLocked(t)
 		return e.rejectUnlock(ctx.Err())
 	}
@@ -315,12 +333,21 @@ func (e *engine[T]) grantWaitersLocked() {
 		t := e.waiters.pop()
 		if err := e.admitLocked(t.ctx); err != nil {
 			e.rejected++
-			t.ready <- err
+			answerLocked(t, err)
 			continue
 		}
 		e.enqueueLocked(t)
-		t.ready <- nil
+		answerLocked(t, nil)
 	}
+}
+
+// answerLocked answers a waiter that left the line: nil, its job is queued,
+// or why it will not be. The ready channel then leaves t, since t may be
+// recycled before the waiter receives the answer. Requires mu held.
+func answerLocked[T any](t *task[T], err error) {
+	ready := t.ready
+	t.ready = nil
+	ready <- err
 }
 
 // dropCanceled runs when a queued job's ctx ends: the job leaves the queue
@@ -575,7 +602,7 @@ func (e *engine[T]) close(ctx context.Context) error {
 		e.state = stateClosing
 		for e.waiters.n > 0 {
 			e.rejected++
-			e.waiters.pop().ready <- ErrClosed
+			answerLocked(e.waiters.pop(), ErrClosed)
 		}
 		for w := e.idle.pop(); w != nil; w = e.idle.pop() {
 			e.claims++

@@ -127,6 +127,7 @@ type waiterList[T any] struct {
 }
 
 func (l *waiterList[T]) push(w *task[T]) {
+	w.waiting = true
 	w.prev, w.next = l.tail, nil
 	if l.tail != nil {
 		l.tail.next = w
@@ -143,11 +144,13 @@ func (l *waiterList[T]) pop() *task[T] {
 	return w
 }
 
-// remove unlinks w and reports whether it was still waiting.
+// remove unlinks w and reports whether it was still waiting. The links
+// alone cannot tell: once answered, w's links are the queue's.
 func (l *waiterList[T]) remove(w *task[T]) bool {
-	if w.prev == nil && l.head != w {
+	if !w.waiting {
 		return false
 	}
+	w.waiting = false
 	if w.prev != nil {
 		w.prev.next = w.next
 	} else {
