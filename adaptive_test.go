@@ -383,10 +383,10 @@ func TestAdaptiveCloseWaitsForOnScale(t *testing.T) {
 
 // lifo is a test queue discipline, last in first out, to show that the
 // adaptive policy is independent of the queue it serves.
-type lifo[T any] struct{ jobs []*Future[T] }
+type lifo[T any] struct{ jobs []*task[T] }
 
-func (q *lifo[T]) push(f *Future[T]) { q.jobs = append(q.jobs, f) }
-func (q *lifo[T]) pop() *Future[T] {
+func (q *lifo[T]) push(f *task[T]) { q.jobs = append(q.jobs, f) }
+func (q *lifo[T]) pop() *task[T] {
 	if len(q.jobs) == 0 {
 		return nil
 	}
@@ -394,7 +394,7 @@ func (q *lifo[T]) pop() *Future[T] {
 	q.jobs = q.jobs[:len(q.jobs)-1]
 	return f
 }
-func (q *lifo[T]) remove(f *Future[T]) {
+func (q *lifo[T]) remove(f *task[T]) {
 	for i, g := range q.jobs {
 		if g == f {
 			q.jobs = append(q.jobs[:i], q.jobs[i+1:]...)
@@ -402,8 +402,8 @@ func (q *lifo[T]) remove(f *Future[T]) {
 		}
 	}
 }
-func (q *lifo[T]) len() int                       { return len(q.jobs) }
-func (q *lifo[T]) evictFor(*Future[T]) *Future[T] { return nil }
+func (q *lifo[T]) len() int                   { return len(q.jobs) }
+func (q *lifo[T]) evictFor(*task[T]) *task[T] { return nil }
 
 // TestAdaptivePolicyComposesWithQueue builds engines through the seam,
 // newAdaptiveEngine(queue, ...), with three queue disciplines, among them

@@ -187,7 +187,7 @@ func (b *Batcher[In, Out]) Submit(ctx context.Context, item In) (*Future[Out], e
 		return nil, errNilContext
 	}
 	it := &batchItem[In, Out]{in: item}
-	it.fut.ctx = ctx
+	it.ctx = ctx
 	b.mu.Lock()
 	if err := b.admitLocked(ctx); err != nil {
 		return b.rejectUnlock(err)

@@ -32,12 +32,15 @@ const (
 )
 
 // batchItem is one submitted item. Its Future lives inside it, so an item
-// costs one allocation. The Future's ctx, stop, seq, enq and queued fields
-// serve the Batcher: the caller's ctx, its watcher, the arrival order, the
-// arrival time (ns since b.epoch) and "still pending".
+// costs one allocation.
 type batchItem[In, Out any] struct {
 	fut        Future[Out]
 	in         In
+	ctx        context.Context     // the caller's
+	stop       func() bool         // stops the ctx watcher; nil when ctx cannot end
+	seq        uint64              // arrival order
+	enq        int64               // arrival time, ns since b.epoch
+	queued     bool                // still pending (not cut, not left)
 	prev, next *batchItem[In, Out] // pending list
 	batch      *batch[In, Out]     // set when cut
 	left       bool                // left because its caller's ctx ended
@@ -79,15 +82,15 @@ func (b *Batcher[In, Out]) rejectUnlock(err error) (*Future[Out], error) {
 
 // enqueueLocked accepts it as pending. The caller pumps. Requires b.mu held.
 func (b *Batcher[In, Out]) enqueueLocked(it *batchItem[In, Out], now int64) {
-	it.fut.seq = b.nextSeq
+	it.seq = b.nextSeq
 	b.nextSeq++
-	it.fut.enq = now
-	it.fut.queued = true
+	it.enq = now
+	it.queued = true
 	b.pending.push(it)
 	b.submitted++
-	if ctx := it.fut.ctx; ctx.Done() != nil {
+	if ctx := it.ctx; ctx.Done() != nil {
 		// Registered under b.mu, so the batch goroutine that cuts it sees stop.
-		it.fut.stop = context.AfterFunc(ctx, func() { b.leave(it) })
+		it.stop = context.AfterFunc(ctx, func() { b.leave(it) })
 	}
 }
 
@@ -124,7 +127,7 @@ func (b *Batcher[In, Out]) grantLocked(now int64) bool {
 	granted := false
 	for b.waiters.n > 0 && b.pending.n < b.cap {
 		w := b.waiters.pop()
-		if err := b.admitLocked(w.it.fut.ctx); err != nil {
+		if err := b.admitLocked(w.it.ctx); err != nil {
 			b.rejected++
 			w.ready <- err
 			continue
@@ -166,9 +169,9 @@ func (b *Batcher[In, Out]) dueLocked(now int64) int {
 		return reasonSize
 	case b.state != stateOpen:
 		return reasonClose
-	case head.fut.seq < b.flushSeq:
+	case head.seq < b.flushSeq:
 		return reasonManual
-	case now-head.fut.enq >= int64(b.wait):
+	case now-head.enq >= int64(b.wait):
 		return reasonWait
 	}
 	return reasonNone
@@ -185,7 +188,7 @@ func (b *Batcher[In, Out]) cutLocked(now int64) *batch[In, Out] {
 	bt := &batch[In, Out]{items: make([]*batchItem[In, Out], n), reason: reason}
 	for i := range n {
 		it := b.pending.pop()
-		it.fut.queued = false
+		it.queued = false
 		it.batch = bt
 		bt.items[i] = it
 	}
@@ -222,7 +225,7 @@ func (b *Batcher[In, Out]) armLocked(now int64) {
 		}
 		return
 	}
-	deadline := b.pending.head.fut.enq + int64(b.wait)
+	deadline := b.pending.head.enq + int64(b.wait)
 	if b.armedAt == deadline {
 		return
 	}
@@ -258,14 +261,14 @@ func (b *Batcher[In, Out]) onTimer() {
 func (b *Batcher[In, Out]) leave(it *batchItem[In, Out]) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if !it.fut.queued {
+	if !it.queued {
 		return
 	}
 	b.pending.remove(it)
-	it.fut.queued = false
+	it.queued = false
 	it.left = true
 	b.canceled++
-	it.fut.fail(it.fut.ctx.Err())
+	it.fut.fail(it.ctx.Err())
 	b.pumpLocked(b.now())
 	b.checkDrainedLocked()
 }
@@ -284,11 +287,11 @@ func (b *Batcher[In, Out]) giveUp(err error) {
 	b.cancel()
 	var stops []func() bool
 	for it := b.pending.pop(); it != nil; it = b.pending.pop() {
-		it.fut.queued = false
+		it.queued = false
 		b.canceled++
 		it.fut.fail(ErrClosed)
-		if it.fut.stop != nil {
-			stops = append(stops, it.fut.stop)
+		if it.stop != nil {
+			stops = append(stops, it.stop)
 		}
 	}
 	b.checkDrainedLocked()
@@ -320,7 +323,7 @@ func (b *Batcher[In, Out]) inFlightLocked() []*batchItem[In, Out] {
 	items := make([]*batchItem[In, Out], 0, b.pending.n+b.busy)
 	for bt := b.running.head; bt != nil; bt = bt.next {
 		for _, it := range bt.items {
-			if !it.fut.resolved.Load() {
+			if !it.fut.isResolved() {
 				items = append(items, it)
 			}
 		}

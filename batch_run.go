@@ -79,8 +79,8 @@ func (b *Batcher[In, Out]) exec(bt *batch[In, Out]) batchResult[Out] {
 	var zero In
 	ins := make([]In, len(bt.items))
 	for i, it := range bt.items {
-		if it.fut.stop != nil {
-			it.fut.stop() // its ctx no longer matters
+		if it.stop != nil {
+			it.stop() // its ctx no longer matters
 		}
 		ins[i], it.in = it.in, zero
 	}

@@ -47,6 +47,16 @@ type engine[T any] struct {
 	idle    workerList // parked workers, most recent first
 	all     workerList // every live worker, for cancelling running jobs
 	waiters waiterList[T]
+	// free holds finished task records for reuse (nfree of them, at most
+	// maxFree), so that a Submit allocates only its Future.
+	free  *task[T]
+	nfree int
+	// readyChans holds the answer channels of blocked Submits for reuse.
+	readyChans sync.Pool
+	// bgCtx is the ctx of every job submitted with context.Background or
+	// context.TODO: such a ctx has no values and never ends, so the jobs can
+	// share one ctx, read-only once the engine is built.
+	bgCtx jobContext
 	// settling counts jobs that left the queue and whose Futures are being
 	// resolved outside mu (see settle); Close waits for them.
 	settling int
@@ -62,13 +72,47 @@ const (
 
 // queue is a queue discipline. Every method requires mu held.
 type queue[T any] interface {
-	push(f *Future[T])
-	pop() *Future[T] // nil when empty
-	remove(f *Future[T])
+	push(t *task[T])
+	pop() *task[T] // nil when empty
+	remove(t *task[T])
 	len() int
-	// evictFor may remove and return a queued job of lower rank than f to
-	// make room for f; nil when it will not.
-	evictFor(f *Future[T]) *Future[T]
+	// evictFor may remove and return a queued job of lower rank than t to
+	// make room for t; nil when it will not.
+	evictFor(t *task[T]) *task[T]
+}
+
+// task is the engine's record of one accepted job: what to run, and its
+// place in the queue or in the line of blocked Submits. The Future, which
+// the caller may keep forever, holds only the outcome; the task is recycled
+// through the engine's free list once the job is over, unless the ctx
+// watcher may still hold it (see recycleLocked).
+type task[T any] struct {
+	fut  *Future[T]
+	jc   *jobContext // the ctx the job runs with: in fut's allocation, or the engine's bgCtx
+	job  Job[T]
+	ctx  context.Context // the submitter's
+	adm  *admission      // the Chain's guards and their Admit tickets; nil if none
+	stop func() bool     // stops the ctx watcher; nil when ctx cannot end
+
+	// Queue bookkeeping, guarded by the engine's mu.
+	prev, next *task[T] // FIFO links, a priority level's links, or the waiter line's
+	seq        uint64   // arrival order
+	key        int64    // priority ordering key (lower runs first)
+	prio       int      // priority level
+	enq        int64    // enqueue time, ns since the engine's epoch
+	queued     bool     // in the queue now
+	waiting    bool     // in the waiter line now
+
+	ready chan error // a blocked Submit's answer (capacity 1), while it waits; see answerLocked
+}
+
+// futureCtx is the one allocation of a job whose ctx is not Background or
+// TODO: its Future, and beside it the ctx the job will run with. The job may
+// keep that ctx after it returns, so it lives with the Future, never in the
+// recycled task.
+type futureCtx[T any] struct {
+	Future[T]
+	jc jobContext
 }
 
 // controller moves the engine's concurrency limit from observed outcomes.
@@ -91,6 +135,7 @@ func newEngine[T any](q queue[T], c *config, min, max int) *engine[T] {
 		max:         max,
 	}
 	e.stopCtx, e.stopCancel = context.WithCancel(context.Background())
+	e.bgCtx = jobContext{Context: e.stopCtx, owner: e}
 	e.mu.Lock()
 	for range min {
 		e.startWorkerLocked()
@@ -111,36 +156,82 @@ func (e *engine[T]) submit(ctx context.Context, job Job[T], adm *admission) (*Fu
 		}
 		return nil, errNilJob
 	}
-	f := &Future[T]{job: job, ctx: ctx, adm: adm, index: -1}
+	// The one allocation, made before taking the lock.
+	var f *Future[T]
+	jc := &e.bgCtx
+	if ctx == context.Background() || ctx == context.TODO() {
+		f = new(Future[T])
+	} else {
+		fc := new(futureCtx[T])
+		f, jc = &fc.Future, &fc.jc
+	}
 	e.mu.Lock()
-	if err := e.admitLocked(f); err != nil {
+	if err := e.admitLocked(ctx); err != nil {
 		return e.rejectUnlock(err)
 	}
+	t := e.taskLocked()
+	t.fut, t.jc, t.job, t.ctx, t.adm = f, jc, job, ctx, adm
 	if e.hasRoomLocked() {
-		e.enqueueLocked(f)
+		e.enqueueLocked(t)
 		e.mu.Unlock()
 		return f, nil
 	}
-	if victim := e.q.evictFor(f); victim != nil {
+	if victim := e.q.evictFor(t); victim != nil {
 		e.leaveLocked(victim)
-		e.enqueueLocked(f)
+		e.enqueueLocked(t)
 		e.mu.Unlock()
 		e.settle(errQueueFull, victim)
 		return f, nil
 	}
 	if e.nonBlocking || ctx.Value(nestedKey{e}) != nil {
+		e.recycleLocked(t)
 		return e.rejectUnlock(errQueueFull)
 	}
-	return e.waitForRoom(ctx, f)
+	return e.waitForRoom(ctx, t)
 }
+
+// taskLocked returns a blank task, from the free list if it has one.
+// Requires mu held.
+func (e *engine[T]) taskLocked() *task[T] {
+	t := e.free
+	if t == nil {
+		return new(task[T])
+	}
+	e.free, t.next = t.next, nil
+	e.nfree--
+	return t
+}
+
+// recycleLocked puts t on the free list. The caller must be t's last user:
+// t is out of the queue and the waiter line, its Future is resolved or was
+// never handed out, and its ctx watcher is stopped (stop returned true) or
+// never existed, so no dropCanceled can come for it. Requires mu held.
+func (e *engine[T]) recycleLocked(t *task[T]) {
+	*t = task[T]{}
+	if e.nfree >= e.maxFree() || e.state == stateDone {
+		return
+	}
+	t.next = e.free
+	e.free = t
+	e.nfree++
+}
+
+// maxFreeTasks caps the free list whatever the queue size, so that a pool
+// with a huge queue does not keep a huge free list after a burst.
+const maxFreeTasks = 1 << 14
+
+// maxFree is how many tasks the free list keeps: as many as can be queued
+// and running at once, so a saturated pool allocates only Futures, up to
+// maxFreeTasks.
+func (e *engine[T]) maxFree() int { return min(e.cap+e.max, maxFreeTasks) }
 
 // admitLocked refuses a job that cannot be accepted whatever the room.
 // Requires mu held.
-func (e *engine[T]) admitLocked(f *Future[T]) error {
+func (e *engine[T]) admitLocked(ctx context.Context) error {
 	if e.state != stateOpen {
 		return ErrClosed
 	}
-	return f.ctx.Err()
+	return ctx.Err()
 }
 
 // rejectUnlock counts a refused Submit and releases mu.
@@ -150,15 +241,24 @@ func (e *engine[T]) rejectUnlock(err error) (*Future[T], error) {
 	return nil, err
 }
 
-// waitForRoom parks a Submit until the queue has room for f, ctx ends or the
+// waitForRoom parks a Submit until the queue has room for t, ctx ends or the
 // pool closes. Called with mu held; returns with it released. Waiters are
 // served first come, first served: the one that frees room hands it over.
-func (e *engine[T]) waitForRoom(ctx context.Context, f *Future[T]) (*Future[T], error) {
-	w := &waiter[T]{f: f, ready: make(chan error, 1)}
-	e.waiters.push(w)
+// The waiter is t itself; its ready channel comes from a pool and goes back
+// there once the one answer sent on it has been received, so a Submit that
+// waits allocates nothing more than one that does not.
+func (e *engine[T]) waitForRoom(ctx context.Context, t *task[T]) (*Future[T], error) {
+	ready, _ := e.readyChans.Get().(chan error)
+	if ready == nil {
+		ready = make(chan error, 1)
+	}
+	defer e.readyChans.Put(ready) // empty again whenever this returns
+	f := t.fut                    // once queued, t may run and be recycled
+	t.ready = ready
+	e.waiters.push(t)
 	e.mu.Unlock()
 	select {
-	case err := <-w.ready:
+	case err := <-ready:
 		if err != nil {
 			return nil, err
 		}
@@ -166,13 +266,16 @@ func (e *engine[T]) waitForRoom(ctx context.Context, f *Future[T]) (*Future[T], 
 	case <-ctx.Done():
 	}
 	e.mu.Lock()
-	if e.waiters.remove(w) {
+	// t is still this Submit's only if it still has this Future: once
+	// answered, it may have run and been recycled for another Submit.
+	if t.fut == f && e.waiters.remove(t) { // no answer was sent
+		e.recycleLocked(t)
 		return e.rejectUnlock(ctx.Err())
 	}
 	e.mu.Unlock()
 	// Room was handed over (or the pool closed) as ctx ended: that answer
 	// stands, since the job may already be queued.
-	if err := <-w.ready; err != nil {
+	if err := <-ready; err != nil {
 		return nil, err
 	}
 	return f, nil
@@ -185,14 +288,14 @@ func (e *engine[T]) hasRoomLocked() bool {
 	return e.q.len() < e.cap+e.claims+e.idle.n+max(e.limit-e.workers, 0)
 }
 
-// enqueueLocked accepts f: it is queued, counted and watched. Requires mu held.
-func (e *engine[T]) enqueueLocked(f *Future[T]) {
-	e.q.push(f)
-	f.queued = true
+// enqueueLocked accepts t: it is queued, counted and watched. Requires mu held.
+func (e *engine[T]) enqueueLocked(t *task[T]) {
+	e.q.push(t)
+	t.queued = true
 	e.submitted++
-	if f.ctx.Done() != nil {
-		// Registered under mu so that a worker popping f sees stop set.
-		f.stop = context.AfterFunc(f.ctx, func() { e.dropCanceled(f) })
+	if t.ctx.Done() != nil {
+		// Registered under mu so that a worker popping t sees stop set.
+		t.stop = context.AfterFunc(t.ctx, func() { e.dropCanceled(t) })
 	}
 	e.dispatchLocked()
 }
@@ -227,38 +330,50 @@ func (e *engine[T]) startWorkerLocked() {
 // Requires mu held.
 func (e *engine[T]) grantWaitersLocked() {
 	for e.waiters.n > 0 && e.hasRoomLocked() {
-		w := e.waiters.pop()
-		if err := e.admitLocked(w.f); err != nil {
+		t := e.waiters.pop()
+		if err := e.admitLocked(t.ctx); err != nil {
 			e.rejected++
-			w.ready <- err
+			answerLocked(t, err)
 			continue
 		}
-		e.enqueueLocked(w.f)
-		w.ready <- nil
+		e.enqueueLocked(t)
+		answerLocked(t, nil)
 	}
+}
+
+// answerLocked answers a waiter that left the line: nil, its job is queued,
+// or why it will not be. The ready channel then leaves t, since t may be
+// recycled before the waiter receives the answer. Requires mu held.
+func answerLocked[T any](t *task[T], err error) {
+	ready := t.ready
+	t.ready = nil
+	ready <- err
 }
 
 // dropCanceled runs when a queued job's ctx ends: the job leaves the queue
 // and resolves with the ctx error at once.
-func (e *engine[T]) dropCanceled(f *Future[T]) {
+//
+// t cannot have been recycled meanwhile: a task is recycled only once its
+// watcher was stopped before it ran (stop returned true).
+func (e *engine[T]) dropCanceled(t *task[T]) {
 	e.mu.Lock()
-	if !f.queued {
+	if !t.queued {
 		e.mu.Unlock()
 		return // already started or dropped
 	}
-	e.q.remove(f)
-	e.leaveLocked(f)
+	e.q.remove(t)
+	e.leaveLocked(t)
 	e.grantWaitersLocked()
 	e.mu.Unlock()
-	e.settle(f.ctx.Err(), f)
+	e.settle(t.ctx.Err(), t)
 }
 
 // leaveLocked accounts for a job that left the queue and will never run;
 // the caller must then call settle for it, without mu. Until settle is done
 // the pool does not count as drained, so Close never returns before the
 // job's Future is resolved. Requires mu held.
-func (e *engine[T]) leaveLocked(f *Future[T]) {
-	f.queued = false
+func (e *engine[T]) leaveLocked(t *task[T]) {
+	t.queued = false
 	e.canceled++
 	e.settling++
 }
@@ -266,16 +381,22 @@ func (e *engine[T]) leaveLocked(f *Future[T]) {
 // settle finishes jobs that leaveLocked took out: their guards learn that
 // they will not start, then their Futures resolve with err. Guards hear
 // first, so a caller who sees the error and resubmits finds them up to date.
-func (e *engine[T]) settle(err error, fs ...*Future[T]) {
-	for _, f := range fs {
-		if f.stop != nil {
-			f.stop()
+func (e *engine[T]) settle(err error, ts ...*task[T]) {
+	reusable := 0
+	for i, t := range ts {
+		stopped := t.stop == nil || t.stop()
+		t.adm.abandon(0)
+		t.fut.fail(err)
+		if stopped {
+			ts[reusable], ts[i] = t, ts[reusable]
+			reusable++
 		}
-		f.adm.abandon(0)
-		f.fail(err)
 	}
 	e.mu.Lock()
-	e.settling -= len(fs)
+	e.settling -= len(ts)
+	for _, t := range ts[:reusable] {
+		e.recycleLocked(t)
+	}
 	e.checkDrainedLocked()
 	e.mu.Unlock()
 }
@@ -283,7 +404,7 @@ func (e *engine[T]) settle(err error, fs ...*Future[T]) {
 // work is a worker's loop: take the next job, run it, park when there is
 // none, retire when the pool shrinks or closes.
 func (e *engine[T]) work(w *worker) {
-	var current *Future[T] // the job running now, for goexit
+	var current *task[T] // the job running now, for goexit
 	exited := false
 	defer func() {
 		if !exited {
@@ -292,28 +413,45 @@ func (e *engine[T]) work(w *worker) {
 	}()
 	e.notifyScale() // this worker's start
 	scaled := false // this worker moved the limit and has not reported it
+	// done is the finished job whose Future is still to resolve, with its
+	// outcome: counted already, it resolves as soon as the lock is released
+	// (or before the worker parks or retires), so that touching the
+	// Future, which the submitter's processor wrote last, stays out of the
+	// critical section.
+	var done pending[T]
 	e.mu.Lock()
 	e.claims--
 	for {
+		var t *task[T]
+		if e.workers <= e.limit {
+			t = e.q.pop()
+		}
+		if t == nil {
+			done.resolve() // with mu held: before parking or retiring
+		}
 		if e.workers > e.limit {
 			break // the limit dropped: retire
 		}
-		f := e.q.pop()
-		if f != nil {
-			f.queued = false
+		if t != nil {
+			t.queued = false
 			e.busy++
 			e.grantWaitersLocked()
 			e.mu.Unlock()
+			done.resolve()
 			if scaled {
 				scaled = false
 				e.notifyScale()
 			}
-			current = f
-			v, kind, elapsed, err := e.run(w, f)
+			current = t
+			v, kind, elapsed, err, reusable := e.run(w, t)
 			current = nil
 			e.mu.Lock()
 			busy := e.busy
-			e.finishLocked(f, v, err, kind)
+			e.countLocked(kind)
+			done = pending[T]{t.fut, v, err}
+			if reusable {
+				e.recycleLocked(t)
+			}
 			if e.ctl != nil && kind != outcomeCanceled {
 				scaled = e.setLimitLocked(e.ctl.observe(elapsed, err, e.limit, busy)) || scaled
 			}
@@ -464,7 +602,7 @@ func (e *engine[T]) close(ctx context.Context) error {
 		e.state = stateClosing
 		for e.waiters.n > 0 {
 			e.rejected++
-			e.waiters.pop().ready <- ErrClosed
+			answerLocked(e.waiters.pop(), ErrClosed)
 		}
 		for w := e.idle.pop(); w != nil; w = e.idle.pop() {
 			e.claims++
@@ -496,10 +634,10 @@ func (e *engine[T]) giveUp(err error) {
 		return
 	}
 	e.hardStop, e.closeErr = true, err
-	var dropped []*Future[T]
-	for f := e.q.pop(); f != nil; f = e.q.pop() {
-		e.leaveLocked(f)
-		dropped = append(dropped, f)
+	var dropped []*task[T]
+	for t := e.q.pop(); t != nil; t = e.q.pop() {
+		e.leaveLocked(t)
+		dropped = append(dropped, t)
 	}
 	e.stopCancel()
 	for w := e.all.head; w != nil; w = w.anext {
@@ -514,6 +652,7 @@ func (e *engine[T]) giveUp(err error) {
 func (e *engine[T]) checkDrainedLocked() {
 	if e.state == stateClosing && e.workers == 0 && e.q.len() == 0 && e.settling == 0 && !e.notifying {
 		e.state = stateDone
+		e.free, e.nfree = nil, 0
 		e.stopCancel()
 		close(e.drained)
 	}
@@ -537,26 +676,30 @@ func (e *engine[T]) stats() Stats {
 
 // run runs one job with its guards and reports its outcome, and, when a
 // controller needs it, how long the job itself ran.
-func (e *engine[T]) run(w *worker, f *Future[T]) (v T, kind outcome, elapsed time.Duration, err error) {
-	if f.stop != nil {
-		f.stop()
-		if err := f.ctx.Err(); err != nil {
-			f.adm.abandon(0)
-			return v, outcomeCanceled, 0, err
+//
+// reusable reports that t may be recycled: its ctx watcher was stopped before
+// it fired, or there was none.
+func (e *engine[T]) run(w *worker, t *task[T]) (v T, kind outcome, elapsed time.Duration, err error, reusable bool) {
+	reusable = true
+	if t.stop != nil {
+		reusable = t.stop()
+		if err := t.ctx.Err(); err != nil {
+			t.adm.abandon(0)
+			return v, outcomeCanceled, 0, err, reusable
 		}
 	}
-	ctx := e.jobContext(w, f)
-	if f.stop != nil {
+	ctx := e.jobContext(w, t)
+	if t.stop != nil {
 		defer w.release() // the job has a ctx of its own to cancel
 	}
-	v, elapsed, refused, err := runTimed(ctx, f.job, f.adm, e.ctl != nil)
+	v, elapsed, refused, err := runTimed(ctx, t.job, t.adm, e.ctl != nil)
 	if refused {
-		return v, outcomeCanceled, 0, err
+		return v, outcomeCanceled, 0, err, reusable
 	}
 	if err != nil {
-		return v, outcomeFailed, elapsed, err
+		return v, outcomeFailed, elapsed, err, reusable
 	}
-	return v, outcomeOK, elapsed, nil
+	return v, outcomeOK, elapsed, nil, reusable
 }
 
 type outcome int
@@ -567,8 +710,31 @@ const (
 	outcomeCanceled
 )
 
+// pending is a finished job's outcome, counted and not yet resolved.
+type pending[T any] struct {
+	f   *Future[T] // nil: none
+	v   T
+	err error
+}
+
+// resolve resolves p's Future, if any, and clears p.
+func (p *pending[T]) resolve() {
+	if p.f != nil {
+		p.f.resolve(p.v, p.err)
+		*p = pending[T]{}
+	}
+}
+
 // finishLocked counts and resolves a job a worker took. Requires mu held.
 func (e *engine[T]) finishLocked(f *Future[T], v T, err error, kind outcome) {
+	e.countLocked(kind)
+	f.resolve(v, err)
+}
+
+// countLocked counts a job a worker took as finished. Its Future must
+// resolve after this, so that whoever sees the outcome finds it counted.
+// Requires mu held.
+func (e *engine[T]) countLocked(kind outcome) {
 	e.busy--
 	switch kind {
 	case outcomeCanceled:
@@ -579,16 +745,15 @@ func (e *engine[T]) finishLocked(f *Future[T], v T, err error, kind outcome) {
 	default:
 		e.completed++
 	}
-	f.resolve(v, err)
 }
 
 // goexit repairs the accounts when a job ends its worker with
 // runtime.Goexit: the job resolves as a panic, the worker is replaced.
-func (e *engine[T]) goexit(w *worker, f *Future[T]) {
+func (e *engine[T]) goexit(w *worker, t *task[T]) {
 	w.release()
 	e.mu.Lock()
-	if f != nil {
-		e.finishLocked(f, *new(T), goexitError(), outcomeFailed)
+	if t != nil {
+		e.finishLocked(t.fut, *new(T), goexitError(), outcomeFailed) // t is not recycled
 	}
 	e.retireLocked(w)
 	if e.state == stateOpen && e.workers < e.min {

@@ -3,8 +3,8 @@ package crew
 import (
 	"context"
 	"fmt"
-	"sync"
 	"sync/atomic"
+	"unsafe"
 )
 
 // Job is a unit of work run by a pool. The ctx it receives carries the
@@ -23,31 +23,27 @@ type Result[T any] struct {
 // A Future is safe for concurrent use: any number of goroutines may call Done
 // and Wait. Resolving synchronizes before every Done channel close and Wait
 // return, so the value is safe to read afterwards.
+//
+// A Future holds only the outcome (the engine keeps a job's queue
+// bookkeeping in a recycled record of its own), so the caller may keep it
+// as long as it likes at the cost of a few words.
 type Future[T any] struct {
-	// Set at Submit, read-only afterwards.
-	job  Job[T]
-	ctx  context.Context
-	adm  *admission  // the Chain's guards and their Admit tickets; nil if none
-	stop func() bool // stops the ctx watcher; nil when ctx cannot end
-
-	// Queue bookkeeping, guarded by the owning engine's mu.
-	prev, next *Future[T] // FIFO links
-	index      int        // heap index in a priority queue
-	seq        uint64     // arrival order
-	key        int64      // priority ordering key (lower runs first)
-	prio       int        // priority level
-	enq        int64      // enqueue time, ns since the engine's epoch
-	queued     bool       // in the queue now
-
-	jc jobContext // the ctx the job runs with; lives here to save an allocation
-
-	// Outcome. resolved is set once, after val and err are written.
-	resolved atomic.Bool
-	mu       sync.Mutex    // guards ch
-	ch       chan struct{} // created on the first Done call, closed on resolve
-	val      T
-	err      error
+	// state goes pending -> resolving -> resolved, once; val and err are
+	// written in between, so they may be read once state is resolved.
+	state atomic.Uint32
+	// ch is the chan struct{} that the first Done call before resolve made
+	// (nil until then), stored as a pointer so it can be swapped in
+	// atomically; resolve closes it.
+	ch  unsafe.Pointer
+	val T
+	err error
 }
+
+const (
+	futurePending uint32 = iota
+	futureResolving
+	futureResolved
+)
 
 // closedCh is handed out by Done when the outcome was known before Done was
 // first called, so a resolved Future never allocates a channel.
@@ -57,26 +53,41 @@ var closedCh = func() chan struct{} {
 	return c
 }()
 
+// chanPtr and ptrChan convert between a channel and the pointer it is.
+func chanPtr(c chan struct{}) unsafe.Pointer { return *(*unsafe.Pointer)(unsafe.Pointer(&c)) }
+func ptrChan(p unsafe.Pointer) chan struct{} { return *(*chan struct{})(unsafe.Pointer(&p)) }
+
 // Done returns a channel that is closed once the outcome is known.
+//
+// It is lock-free: the channel is made on the first call and installed with
+// a compare-and-swap. resolve stores the state and then loads ch; Done
+// installs (or loads) ch and then loads the state. Both are sequentially
+// consistent atomics, so either resolve sees the channel and closes it, or
+// Done sees the resolved state and returns closedCh instead.
 func (f *Future[T]) Done() <-chan struct{} {
-	f.mu.Lock()
-	if f.ch == nil {
-		if f.resolved.Load() {
-			f.ch = closedCh
+	if f.state.Load() == futureResolved {
+		return closedCh
+	}
+	p := atomic.LoadPointer(&f.ch)
+	if p == nil {
+		c := chanPtr(make(chan struct{}))
+		if atomic.CompareAndSwapPointer(&f.ch, nil, c) {
+			p = c
 		} else {
-			f.ch = make(chan struct{})
+			p = atomic.LoadPointer(&f.ch)
 		}
 	}
-	c := f.ch
-	f.mu.Unlock()
-	return c
+	if f.state.Load() == futureResolved {
+		return closedCh
+	}
+	return ptrChan(p)
 }
 
 // Wait blocks until the outcome is known or ctx ends, and returns the
 // outcome. An ended ctx ends only this wait, not the job; an outcome that is
 // already known is returned even if ctx has ended.
 func (f *Future[T]) Wait(ctx context.Context) (T, error) {
-	if f.resolved.Load() {
+	if f.state.Load() == futureResolved {
 		return f.val, f.err
 	}
 	if ctx == nil {
@@ -85,7 +96,7 @@ func (f *Future[T]) Wait(ctx context.Context) (T, error) {
 	select {
 	case <-f.Done():
 	case <-ctx.Done():
-		if !f.resolved.Load() {
+		if f.state.Load() != futureResolved {
 			var zero T
 			return zero, ctx.Err()
 		}
@@ -96,7 +107,7 @@ func (f *Future[T]) Wait(ctx context.Context) (T, error) {
 // Result returns the outcome if it is known; ok is false while the job is
 // pending. It never blocks.
 func (f *Future[T]) Result() (r Result[T], ok bool) {
-	if !f.resolved.Load() {
+	if f.state.Load() != futureResolved {
 		return r, false
 	}
 	return Result[T]{Value: f.val, Err: f.err}, true
@@ -104,18 +115,15 @@ func (f *Future[T]) Result() (r Result[T], ok bool) {
 
 // resolve records the outcome. It reports false if the Future was already
 // resolved; callers own the exactly-once rule and treat false as a bug.
+// It takes no lock.
 func (f *Future[T]) resolve(v T, err error) bool {
-	f.mu.Lock()
-	if f.resolved.Load() {
-		f.mu.Unlock()
+	if !f.state.CompareAndSwap(futurePending, futureResolving) {
 		return false
 	}
 	f.val, f.err = v, err
-	f.resolved.Store(true)
-	c := f.ch
-	f.mu.Unlock()
-	if c != nil {
-		close(c)
+	f.state.Store(futureResolved)
+	if p := atomic.LoadPointer(&f.ch); p != nil {
+		close(ptrChan(p))
 	}
 	return true
 }
@@ -143,3 +151,6 @@ func (e *PanicError) Unwrap() error {
 	err, _ := e.Value.(error)
 	return err
 }
+
+// isResolved reports whether the outcome is known.
+func (f *Future[T]) isResolved() bool { return f.state.Load() == futureResolved }

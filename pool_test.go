@@ -2,8 +2,12 @@ package crew_test
 
 import (
 	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/crew-go/crew"
 	"github.com/stretchr/testify/assert"
@@ -85,4 +89,54 @@ func TestRejectedErrorExplainsItself(t *testing.T) {
 	var re *crew.RejectedError
 	require.ErrorAs(t, fmtWrap(err), &re, "found through wrapping")
 	require.Equal(t, "ratelimit", re.Guard)
+}
+
+// TestPoolBlockedSubmitsUnderChurn races blocked Submits whose ctx ends
+// against the room that workers hand them, while finished jobs' records are
+// recycled for new Submits: every Submit returns, every accepted job runs
+// once and its Future resolves, and the counters add up.
+func TestPoolBlockedSubmitsUnderChurn(t *testing.T) {
+	p := crew.NewPool[int](2, crew.WithQueueSize(1))
+	const submitters, each = 8, 300
+	var ran atomic.Int64
+	futures := make(chan *crew.Future[int], submitters*each)
+	var wg sync.WaitGroup
+	for g := range submitters {
+		wg.Go(func() {
+			for i := range each {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Duration((g+i)%5)*time.Microsecond)
+				if i%3 == 0 {
+					ctx, cancel = context.WithCancel(context.Background()) // a ctx that can end but does not
+				}
+				f, err := p.Submit(ctx, func(context.Context) (int, error) { ran.Add(1); return i, nil })
+				cancel()
+				if err == nil {
+					futures <- f
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(futures)
+	require.NoError(t, p.Close(context.Background()))
+	var ok, canceled int64
+	for f := range futures {
+		select {
+		case <-f.Done():
+		default:
+			t.Fatal("a Future is unresolved after Close")
+		}
+		if _, err := f.Wait(context.Background()); err == nil {
+			ok++
+		} else {
+			require.True(t, errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded), err)
+			canceled++
+		}
+	}
+	s := p.Stats()
+	assert.Equal(t, ran.Load(), ok)
+	assert.Equal(t, uint64(ok), s.Completed)
+	assert.Equal(t, uint64(canceled), s.Canceled)
+	assert.Equal(t, s.Submitted, s.Completed+s.Canceled)
+	assert.Equal(t, uint64(submitters*each), s.Submitted+s.Rejected)
 }

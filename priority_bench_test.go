@@ -79,9 +79,9 @@ func BenchmarkPriorityQueue(b *testing.B) {
 }
 
 func benchQueue(b *testing.B, q queue[int], n int) {
-	fs := make([]*Future[int], n)
+	fs := make([]*task[int], n)
 	for i := range fs {
-		fs[i] = &Future[int]{ctx: WithPriority(context.Background(), i%8), index: -1}
+		fs[i] = &task[int]{ctx: WithPriority(context.Background(), i%8)}
 		q.push(fs[i])
 	}
 	b.ReportAllocs()

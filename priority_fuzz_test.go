@@ -112,11 +112,11 @@ func fuzzPriority(b byte) int {
 	return int(b%8) - 3
 }
 
-func newTestFuture(prio int) *Future[int] {
-	return &Future[int]{ctx: WithPriority(context.Background(), prio), prio: prio, index: -1}
+func newTestFuture(prio int) *task[int] {
+	return &task[int]{ctx: WithPriority(context.Background(), prio), prio: prio}
 }
 
-func describe(f *Future[int]) string {
+func describe(f *task[int]) string {
 	if f == nil {
 		return "nil"
 	}
@@ -127,15 +127,15 @@ func describe(f *Future[int]) string {
 // by the documented rule at every look-up.
 type prioModel struct {
 	step   int64
-	queued []*Future[int]
-	enq    map[*Future[int]]int64
-	seq    map[*Future[int]]int
+	queued []*task[int]
+	enq    map[*task[int]]int64
+	seq    map[*task[int]]int
 	n      int
 }
 
-func (m *prioModel) push(f *Future[int], now int64) {
+func (m *prioModel) push(f *task[int], now int64) {
 	if m.enq == nil {
-		m.enq, m.seq = map[*Future[int]]int64{}, map[*Future[int]]int{}
+		m.enq, m.seq = map[*task[int]]int64{}, map[*task[int]]int{}
 	}
 	m.n++
 	m.queued = append(m.queued, f)
@@ -161,12 +161,12 @@ func (m *prioModel) rank(prio int, enq int64) *big.Int {
 }
 
 // runsFirst reports whether a ranks above b.
-func (m *prioModel) runsFirst(a, b *Future[int]) bool {
+func (m *prioModel) runsFirst(a, b *task[int]) bool {
 	c := m.rank(a.prio, m.enq[a]).Cmp(m.rank(b.prio, m.enq[b]))
 	return c < 0 || c == 0 && m.seq[a] < m.seq[b]
 }
 
-func (m *prioModel) pop() *Future[int] {
+func (m *prioModel) pop() *task[int] {
 	if len(m.queued) == 0 {
 		return nil
 	}
@@ -180,11 +180,11 @@ func (m *prioModel) pop() *Future[int] {
 	return best
 }
 
-func (m *prioModel) remove(f *Future[int]) {
-	m.queued = slices.DeleteFunc(m.queued, func(g *Future[int]) bool { return g == f })
+func (m *prioModel) remove(f *task[int]) {
+	m.queued = slices.DeleteFunc(m.queued, func(g *task[int]) bool { return g == f })
 }
 
-func (m *prioModel) oldest() *Future[int] {
+func (m *prioModel) oldest() *task[int] {
 	if len(m.queued) == 0 {
 		return nil
 	}
@@ -193,7 +193,7 @@ func (m *prioModel) oldest() *Future[int] {
 
 // evictFor picks the job that ranks last, if f queued now would rank
 // strictly above it.
-func (m *prioModel) evictFor(f *Future[int], now int64, evict bool) *Future[int] {
+func (m *prioModel) evictFor(f *task[int], now int64, evict bool) *task[int] {
 	if !evict || len(m.queued) == 0 {
 		return nil
 	}

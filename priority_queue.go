@@ -45,7 +45,7 @@ type prioQueue[T any] struct {
 // prioLevel is the FIFO of one priority level's queued jobs.
 type prioLevel[T any] struct {
 	prio       int
-	head, tail *Future[T]
+	head, tail *task[T]
 	n          int
 	hi, ti     int // index in heads and in tails; -1 when not there
 }
@@ -94,7 +94,7 @@ func (q *prioQueue[T]) credit(prio int) int64 {
 	return int64(prio) * q.step
 }
 
-func (q *prioQueue[T]) push(f *Future[T]) {
+func (q *prioQueue[T]) push(f *task[T]) {
 	f.prio = priorityOf(f.ctx)
 	f.enq = q.now()
 	f.key = q.keyOf(f.prio, f.enq)
@@ -121,7 +121,7 @@ func (q *prioQueue[T]) push(f *Future[T]) {
 	}
 }
 
-func (q *prioQueue[T]) pop() *Future[T] {
+func (q *prioQueue[T]) pop() *task[T] {
 	if q.n == 0 {
 		return nil
 	}
@@ -131,10 +131,10 @@ func (q *prioQueue[T]) pop() *Future[T] {
 	return f
 }
 
-func (q *prioQueue[T]) remove(f *Future[T]) { q.unlink(q.levels[f.prio], f) }
+func (q *prioQueue[T]) remove(f *task[T]) { q.unlink(q.levels[f.prio], f) }
 
 // unlink takes f out of its level l and restores the heaps.
-func (q *prioQueue[T]) unlink(l *prioLevel[T], f *Future[T]) {
+func (q *prioQueue[T]) unlink(l *prioLevel[T], f *task[T]) {
 	wasHead, wasTail := l.head == f, l.tail == f
 	if f.prev != nil {
 		f.prev.next = f.next
@@ -170,7 +170,7 @@ func (q *prioQueue[T]) len() int { return q.n }
 // evictFor removes and returns the worst queued job (the newest of the
 // lowest rank) if f, queued now, would rank strictly above it; with eviction
 // off, or when nothing ranks below f, it returns nil.
-func (q *prioQueue[T]) evictFor(f *Future[T]) *Future[T] {
+func (q *prioQueue[T]) evictFor(f *task[T]) *task[T] {
 	if !q.evict || q.n == 0 {
 		return nil
 	}
@@ -214,8 +214,8 @@ func (q *prioQueue[T]) retire(l *prioLevel[T]) {
 
 // oldest returns the queued job that has waited longest, nil if none. It
 // costs O(L): every level's head is its oldest job.
-func (q *prioQueue[T]) oldest() *Future[T] {
-	var o *Future[T]
+func (q *prioQueue[T]) oldest() *task[T] {
+	var o *task[T]
 	for _, l := range q.heads.s {
 		if o == nil || l.head.seq < o.seq {
 			o = l.head
@@ -225,7 +225,7 @@ func (q *prioQueue[T]) oldest() *Future[T] {
 }
 
 // before reports whether a ranks above b: it runs first.
-func before[T any](a, b *Future[T]) bool {
+func before[T any](a, b *task[T]) bool {
 	return a.key < b.key || a.key == b.key && a.seq < b.seq
 }
 

@@ -4,11 +4,11 @@ package crew
 // the Futures, so push, pop and removing a cancelled job are O(1) and
 // allocation-free.
 type fifo[T any] struct {
-	head, tail *Future[T]
+	head, tail *task[T]
 	n          int
 }
 
-func (q *fifo[T]) push(f *Future[T]) {
+func (q *fifo[T]) push(f *task[T]) {
 	f.prev, f.next = q.tail, nil
 	if q.tail != nil {
 		q.tail.next = f
@@ -19,7 +19,7 @@ func (q *fifo[T]) push(f *Future[T]) {
 	q.n++
 }
 
-func (q *fifo[T]) pop() *Future[T] {
+func (q *fifo[T]) pop() *task[T] {
 	f := q.head
 	if f != nil {
 		q.remove(f)
@@ -27,7 +27,7 @@ func (q *fifo[T]) pop() *Future[T] {
 	return f
 }
 
-func (q *fifo[T]) remove(f *Future[T]) {
+func (q *fifo[T]) remove(f *task[T]) {
 	if f.prev != nil {
 		f.prev.next = f.next
 	} else {
@@ -44,4 +44,4 @@ func (q *fifo[T]) remove(f *Future[T]) {
 
 func (q *fifo[T]) len() int { return q.n }
 
-func (q *fifo[T]) evictFor(*Future[T]) *Future[T] { return nil }
+func (q *fifo[T]) evictFor(*task[T]) *task[T] { return nil }

@@ -117,21 +117,17 @@ func (l *workerList) removeAll(w *worker) {
 	l.n--
 }
 
-// waiter is a Submit blocked on a full queue. ready receives nil once the
-// job is queued, or the reason it will not be.
-type waiter[T any] struct {
-	f          *Future[T]
-	ready      chan error // capacity 1
-	prev, next *waiter[T]
-}
-
-// waiterList is a FIFO of waiters; the engine's mu guards it.
+// waiterList is the FIFO line of Submits blocked on a full queue: their
+// tasks, linked through prev and next (a waiting task is not queued), each
+// answered on its ready channel with nil once queued, or the reason it will
+// not be. The engine's mu guards it.
 type waiterList[T any] struct {
-	head, tail *waiter[T]
+	head, tail *task[T]
 	n          int
 }
 
-func (l *waiterList[T]) push(w *waiter[T]) {
+func (l *waiterList[T]) push(w *task[T]) {
+	w.waiting = true
 	w.prev, w.next = l.tail, nil
 	if l.tail != nil {
 		l.tail.next = w
@@ -142,17 +138,19 @@ func (l *waiterList[T]) push(w *waiter[T]) {
 	l.n++
 }
 
-func (l *waiterList[T]) pop() *waiter[T] {
+func (l *waiterList[T]) pop() *task[T] {
 	w := l.head
 	l.remove(w)
 	return w
 }
 
-// remove unlinks w and reports whether it was still waiting.
-func (l *waiterList[T]) remove(w *waiter[T]) bool {
-	if w.prev == nil && l.head != w {
+// remove unlinks w and reports whether it was still waiting. The links
+// alone cannot tell: once answered, w's links are the queue's.
+func (l *waiterList[T]) remove(w *task[T]) bool {
+	if !w.waiting {
 		return false
 	}
+	w.waiting = false
 	if w.prev != nil {
 		w.prev.next = w.next
 	} else {
@@ -168,10 +166,13 @@ func (l *waiterList[T]) remove(w *waiter[T]) bool {
 	return true
 }
 
-// jobContext is the ctx a job runs with. It lives inside the job's Future, so
-// it costs no allocation. Its cancellation comes from Context: the pool's
-// stop ctx when the submitter's ctx can never end (values then come from the
-// submitter's ctx), or a per-job ctx derived from the submitter's.
+// jobContext is the ctx a job runs with. It costs no allocation of its own:
+// it lives beside the job's Future (see futureCtx), or, for a submitter's
+// ctx that is Background or TODO, it is the engine's shared bgCtx. Its
+// cancellation comes from Context: the pool's stop ctx when the submitter's
+// ctx can never end (values then come from the submitter's ctx), or a
+// per-job ctx derived from the submitter's. It is never recycled, since a
+// job may keep its ctx after returning.
 type jobContext struct {
 	context.Context
 	values context.Context // the submitter's ctx when Context is the stop ctx; else nil
@@ -201,15 +202,18 @@ func (c *jobContext) Deadline() (time.Time, bool) {
 	return c.Context.Deadline()
 }
 
-// jobContext prepares f's ctx for worker w.
-func (e *engine[T]) jobContext(w *worker, f *Future[T]) context.Context {
-	jc := &f.jc
+// jobContext prepares t's ctx for worker w.
+func (e *engine[T]) jobContext(w *worker, t *task[T]) context.Context {
+	jc := t.jc
+	if jc == &e.bgCtx {
+		return jc // ready since newEngine, and shared: never written again
+	}
 	jc.owner = e
-	if f.ctx.Done() == nil {
-		jc.Context, jc.values = e.stopCtx, f.ctx
+	if t.ctx.Done() == nil {
+		jc.Context, jc.values = e.stopCtx, t.ctx
 		return jc
 	}
-	ctx, cancel := context.WithCancel(f.ctx)
+	ctx, cancel := context.WithCancel(t.ctx)
 	jc.Context = ctx
 	w.hold(cancel, e.stopCtx)
 	return jc
