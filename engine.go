@@ -102,6 +102,8 @@ type task[T any] struct {
 	enq        int64    // enqueue time, ns since the engine's epoch
 	queued     bool     // in the queue now
 	waiting    bool     // in the waiter line now
+	fired      bool     // the ctx watcher has run (dropCanceled took mu)
+	awaited    bool     // counted in settling until the fired watcher has run
 
 	ready chan error // a blocked Submit's answer (capacity 1), while it waits; see answerLocked
 }
@@ -350,6 +352,17 @@ func answerLocked[T any](t *task[T], err error) {
 	ready <- err
 }
 
+// awaitWatcherLocked is for a task whose ctx watcher could not be stopped
+// because it fired: until the callback has run, Close does not count the
+// pool as drained, so no goroutine of the pool outlives Close. Such a task
+// is never recycled (the callback still holds it). Requires mu held.
+func (e *engine[T]) awaitWatcherLocked(t *task[T]) {
+	if !t.fired && !t.awaited {
+		t.awaited = true
+		e.settling++
+	}
+}
+
 // dropCanceled runs when a queued job's ctx ends: the job leaves the queue
 // and resolves with the ctx error at once.
 //
@@ -357,6 +370,12 @@ func answerLocked[T any](t *task[T], err error) {
 // watcher was stopped before it ran (stop returned true).
 func (e *engine[T]) dropCanceled(t *task[T]) {
 	e.mu.Lock()
+	t.fired = true
+	if t.awaited { // Close has been waiting for this callback
+		t.awaited = false
+		e.settling--
+		e.checkDrainedLocked()
+	}
 	if !t.queued {
 		e.mu.Unlock()
 		return // already started or dropped
@@ -394,6 +413,9 @@ func (e *engine[T]) settle(err error, ts ...*task[T]) {
 	}
 	e.mu.Lock()
 	e.settling -= len(ts)
+	for _, t := range ts[reusable:] {
+		e.awaitWatcherLocked(t)
+	}
 	for _, t := range ts[:reusable] {
 		e.recycleLocked(t)
 	}
@@ -682,7 +704,11 @@ func (e *engine[T]) stats() Stats {
 func (e *engine[T]) run(w *worker, t *task[T]) (v T, kind outcome, elapsed time.Duration, err error, reusable bool) {
 	reusable = true
 	if t.stop != nil {
-		reusable = t.stop()
+		if reusable = t.stop(); !reusable {
+			e.mu.Lock()
+			e.awaitWatcherLocked(t)
+			e.mu.Unlock()
+		}
 		if err := t.ctx.Err(); err != nil {
 			t.adm.abandon(0)
 			return v, outcomeCanceled, 0, err, reusable
