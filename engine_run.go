@@ -1,0 +1,190 @@
+package crew
+
+import (
+	"context"
+	"runtime/debug"
+	"time"
+)
+
+// run runs one job with its guards and reports its outcome, and, when a
+// controller needs it, how long the job itself ran.
+//
+// reusable reports that t may be recycled: its ctx watcher was stopped before
+// it fired, or there was none.
+func (e *engine[T]) run(w *worker, t *task[T]) (v T, kind outcome, elapsed time.Duration, err error, reusable bool) {
+	reusable = true
+	if t.stop != nil {
+		if reusable = t.stop(); !reusable {
+			e.mu.Lock()
+			e.awaitWatcherLocked(t)
+			e.mu.Unlock()
+		}
+		if err := t.ctx.Err(); err != nil {
+			t.adm.abandon(0)
+			return v, outcomeCanceled, 0, err, reusable
+		}
+	}
+	ctx := e.jobContext(w, t)
+	if t.stop != nil {
+		defer w.release() // the job has a ctx of its own to cancel
+	}
+	v, elapsed, refused, err := runTimed(ctx, t.job, t.adm, e.ctl != nil)
+	if refused {
+		return v, outcomeCanceled, 0, err, reusable
+	}
+	if err != nil {
+		return v, outcomeFailed, elapsed, err, reusable
+	}
+	return v, outcomeOK, elapsed, nil, reusable
+}
+
+type outcome int
+
+const (
+	outcomeOK outcome = iota
+	outcomeFailed
+	outcomeCanceled
+)
+
+// pending is a finished job's outcome, counted and not yet resolved.
+type pending[T any] struct {
+	f   *Future[T] // nil: none
+	v   T
+	err error
+}
+
+// resolve resolves p's Future, if any, and clears p.
+func (p *pending[T]) resolve() {
+	if p.f != nil {
+		p.f.resolve(p.v, p.err)
+		*p = pending[T]{}
+	}
+}
+
+// finishLocked counts and resolves a job a worker took. Requires mu held.
+func (e *engine[T]) finishLocked(f *Future[T], v T, err error, kind outcome) {
+	e.countLocked(kind)
+	f.resolve(v, err)
+}
+
+// countLocked counts a job a worker took as finished. Its Future must
+// resolve after this, so that whoever sees the outcome finds it counted.
+// Requires mu held.
+func (e *engine[T]) countLocked(kind outcome) {
+	e.busy--
+	switch kind {
+	case outcomeCanceled:
+		e.canceled++
+	case outcomeFailed:
+		e.completed++
+		e.failed++
+	default:
+		e.completed++
+	}
+}
+
+// goexit repairs the accounts when a job ends its worker with
+// runtime.Goexit: the job resolves as a panic, the worker is replaced.
+func (e *engine[T]) goexit(w *worker, t *task[T]) {
+	w.release()
+	e.mu.Lock()
+	if t != nil {
+		e.finishLocked(t.fut, *new(T), goexitError(), outcomeFailed) // t is not recycled
+	}
+	e.retireLocked(w)
+	if e.state == stateOpen && e.workers < e.min {
+		e.startWorkerLocked() // the pool keeps its minimum
+	}
+	e.mu.Unlock()
+	e.notifyScale()
+}
+
+// call runs job, turning a panic into a *PanicError.
+func call[T any](ctx context.Context, job Job[T]) (v T, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			var zero T
+			v, err = zero, &PanicError{Value: r, Stack: debug.Stack()}
+		}
+	}()
+	return job(ctx)
+}
+
+// runJob runs job behind guards: each guard's Start in order, then the job,
+// then each guard's Done, innermost first. refused reports that a guard
+// refused the job at Start: it did not run, and err is the refusal.
+func runJob[T any](ctx context.Context, job Job[T], adm *admission) (v T, refused bool, err error) {
+	v, _, refused, err = runTimed(ctx, job, adm, false)
+	return v, refused, err
+}
+
+// runTimed is runJob that also reports how long the job ran. Without guards
+// the time is measured only if timed, so a plain pool never reads the clock.
+func runTimed[T any](ctx context.Context, job Job[T], adm *admission, timed bool) (v T, elapsed time.Duration, refused bool, err error) {
+	if adm == nil {
+		if !timed {
+			v, err = call(ctx, job)
+			return v, 0, false, err
+		}
+		begin := time.Now()
+		v, err = call(ctx, job)
+		return v, time.Since(begin), false, err
+	}
+	var small [4]Ticket // common chains keep their tickets on the stack
+	tickets := small[:0]
+	guards := adm.guards
+	for i, g := range guards {
+		t, gerr := g.Start(ctx, adm.tickets[i])
+		if gerr != nil {
+			for j := i - 1; j >= 0; j-- {
+				guards[j].Done(tickets[j], gerr, 0)
+			}
+			adm.abandon(i + 1)
+			return v, 0, true, gerr
+		}
+		tickets = append(tickets, t)
+	}
+	timed = timed || wantElapsed(guards)
+	var begin time.Time
+	if timed {
+		begin = time.Now()
+	}
+	returned := false
+	defer func() {
+		if !returned { // runtime.Goexit: the guards still hear of it
+			for j := len(tickets) - 1; j >= 0; j-- {
+				guards[j].Done(tickets[j], goexitError(), 0)
+			}
+		}
+	}()
+	v, err = call(ctx, job)
+	returned = true
+	if timed {
+		elapsed = time.Since(begin)
+	}
+	for j := len(tickets) - 1; j >= 0; j-- {
+		guards[j].Done(tickets[j], err, elapsed)
+	}
+	return v, elapsed, false, err
+}
+
+// untimedGuard is implemented by crew's own guards, to tell the engine when
+// they have no use for a job's elapsed time, so it can skip the clock.
+type untimedGuard interface {
+	ignoresElapsed() bool
+}
+
+// wantElapsed reports whether some guard may use the elapsed time.
+func wantElapsed(guards []Guard) bool {
+	for _, g := range guards {
+		if u, ok := g.(untimedGuard); !ok || !u.ignoresElapsed() {
+			return true
+		}
+	}
+	return false
+}
+
+// goexitError is the outcome of a job that called runtime.Goexit.
+func goexitError() error {
+	return &PanicError{Value: "runtime.Goexit called by the job", Stack: debug.Stack()}
+}
