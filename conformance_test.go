@@ -730,3 +730,26 @@ func TestConformanceCloseFromOwnJob(t *testing.T) {
 		})
 	})
 }
+
+// TestConformanceBlockedSubmitGetsAFreedWorker pins a lost wake-up: with no
+// waiting room, a blocked Submit must get the worker that turns idle (room
+// that appears without a queue pop).
+func TestConformanceBlockedSubmitGetsAFreedWorker(t *testing.T) {
+	forEachKind(t, func(t *testing.T, k poolKind) {
+		synctest.Test(t, func(t *testing.T) {
+			p := k.new(1, crew.WithQueueSize(0))
+			b := occupy(t, p)
+			accepted := make(chan error)
+			go func() {
+				_, err := p.Submit(context.Background(), value(2))
+				accepted <- err
+			}()
+			synctest.Wait()
+			close(b.release)
+			require.NoError(t, <-accepted)
+			require.NoError(t, p.Close(context.Background()))
+			s := p.Stats()
+			assert.EqualValues(t, 2, s.Completed)
+		})
+	})
+}

@@ -94,6 +94,7 @@ func (e *engine[T]) setLimitLocked(n int) bool {
 		e.idle.pop().wake <- struct{}{}
 	}
 	e.dispatchLocked()
+	e.grantWaitersLocked() // a higher limit is room for blocked Submits
 	return true
 }
 
@@ -136,6 +137,9 @@ func (e *engine[T]) notifyScale() {
 // never wakes.
 func (e *engine[T]) park(w *worker) bool {
 	e.idle.push(w)
+	// An idle worker is room (see hasRoomLocked): a blocked Submit gets it
+	// now, and dispatch may hand this worker its job at once.
+	e.grantWaitersLocked()
 	if e.idleTimeout > 0 && e.workers > e.min {
 		w.idleAt = time.Now()
 		if !w.armed {
@@ -166,6 +170,12 @@ func (e *engine[T]) park(w *worker) bool {
 func (e *engine[T]) idleExpired(w *worker) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if w.retired { // the worker is gone; Close was waiting for this callback
+		w.retired = false
+		e.settling--
+		e.checkDrainedLocked()
+		return
+	}
 	w.armed = false
 	if !e.idle.has(w) || e.workers <= e.min {
 		return // busy (its next park re-arms), or it must stay
@@ -185,9 +195,13 @@ func (e *engine[T]) retireLocked(w *worker) {
 	e.all.removeAll(w)
 	e.workers--
 	e.scaleGen++
-	if w.timer != nil {
-		w.timer.Stop()
+	if w.timer != nil && !w.timer.Stop() && w.armed {
+		// The timer fired and its callback waits for mu: Close must wait
+		// for it too, or it would outlive the pool.
+		w.retired = true
+		e.settling++
 	}
 	e.dispatchLocked() // a queued job may need this worker's replacement
+	e.grantWaitersLocked()
 	e.checkDrainedLocked()
 }

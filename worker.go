@@ -14,6 +14,7 @@ type worker struct {
 	timer      *time.Timer   // idle timeout (time.AfterFunc), created on first use
 	armed      bool          // timer running
 	expired    bool          // woken by the idle timeout, not for work
+	retired    bool          // gone while its fired timer's callback still waits for mu
 	idleAt     time.Time     // when the worker last parked, with an idle timeout
 	prev, next *worker       // idle list
 	aprev      *worker       // all-workers list
