@@ -89,15 +89,18 @@
 // those only until it has as many as it ever held queued and running at
 // once (at most 16384 are kept for reuse). A cancellable ctx adds the
 // watcher and a per-job ctx (a few more allocations); a Submit that waits
-// for room adds none. A fire-and-forget job costs about 250-350 ns of CPU
-// on NewPool from one submitter, about what pond costs (1.2x pond's with 2
-// workers, 0.65x with 100), and a third of ants's; 8 submitters at once
-// contend for the pool's lock and pay about twice pond's. Waiting on a
-// Future allocates its channel on first use. The
-// priority queue costs O(log L) per operation for L non-empty priority levels
-// and reads the clock once per Submit. An adaptive pool costs what NewPool
-// costs; its limit control adds two clock reads per job; an idle adaptive
-// pool holds min parked goroutines and no timer. A Breaker's success path is
-// about 10 ns and allocation-free; a RateLimiter costs about what
-// rate.Limiter.Wait costs; a Chain of both adds about 150 ns per job.
+// for room adds none. A fire-and-forget job costs about 250-300 ns on
+// NewPool from one submitter: 1.3-1.6x pond's lock-free queue, 1.3x faster
+// than conc, 4x faster than ants; 8 submitters at once contend for the
+// pool's one lock and pay about twice pond's. Do (submit and wait) costs
+// about 1.1 µs, a fifth of pond's result pool. Waiting on a Future
+// allocates its channel on first use. The priority queue costs O(log L) per
+// operation for L non-empty priority levels and reads the clock once per
+// Submit. An adaptive pool costs what NewPool costs; its limit control adds
+// two clock reads per job; an idle adaptive pool holds min parked goroutines
+// and no timer. A Breaker's success path is about 30 ns and allocation-free
+// (gobreaker's about 290 ns); a RateLimiter costs about 1.1-1.25x
+// rate.Limiter.Wait; both composed cost about 210 ns per call, 8x less than
+// failsafe-go composing the same two, and a Chain of both adds about 400 ns
+// and one small allocation (the guards' Admit tickets) to a job on a pool.
 package crew
