@@ -102,13 +102,13 @@ type Batcher[In, Out any] struct {
 	cancel      context.CancelFunc // cancels ctx
 
 	mu       sync.Mutex
-	pending  itemList[In, Out] // submitted, not cut yet, oldest first
-	waiters  batchWaiters[In, Out]
-	running  batchList[In, Out] // batches handed to fn or to runOn
-	nextSeq  uint64             // seq of the next accepted item
-	flushSeq uint64             // items with seq < flushSeq are due (Flush)
-	timer    *time.Timer        // fires when the oldest pending item is due
-	armedAt  int64              // the deadline timer is set for; -1 when stopped
+	pending  dlist[*batchItem[In, Out]] // submitted, not cut yet, oldest first
+	waiters  dlist[*batchWaiter[In, Out]]
+	running  dlist[*batch[In, Out]] // batches handed to fn or to runOn
+	nextSeq  uint64                 // seq of the next accepted item
+	flushSeq uint64                 // items with seq < flushSeq are due (Flush)
+	timer    *time.Timer            // fires when the oldest pending item is due
+	armedAt  int64                  // the deadline timer is set for; -1 when stopped
 
 	state     int           // stateOpen, stateClosing, stateDone
 	hardStop  bool          // Close gave up

@@ -34,24 +34,32 @@ const (
 // batchItem is one submitted item. Its Future lives inside it, so an item
 // costs one allocation.
 type batchItem[In, Out any] struct {
-	fut        Future[Out]
-	in         In
-	ctx        context.Context     // the caller's
-	stop       func() bool         // stops the ctx watcher; nil when ctx cannot end
-	seq        uint64              // arrival order
-	enq        int64               // arrival time, ns since b.epoch
-	queued     bool                // still pending (not cut, not left)
-	prev, next *batchItem[In, Out] // pending list
-	batch      *batch[In, Out]     // set when cut
-	left       bool                // left because its caller's ctx ended
+	fut                        Future[Out]
+	in                         In
+	ctx                        context.Context // the caller's
+	stop                       func() bool     // stops the ctx watcher; nil when ctx cannot end
+	seq                        uint64          // arrival order
+	enq                        int64           // arrival time, ns since b.epoch
+	queued                     bool            // still pending (not cut, not left)
+	links[*batchItem[In, Out]]                 // pending list
+	batch                      *batch[In, Out] // set when cut
+	left                       bool            // left because its caller's ctx ended
+}
+
+// batchWaiter is a Submit blocked on a full Batcher. ready receives nil once
+// the item is pending, or the reason it will not be.
+type batchWaiter[In, Out any] struct {
+	it    *batchItem[In, Out]
+	ready chan error // capacity 1
+	links[*batchWaiter[In, Out]]
 }
 
 // batch is a cut batch. err, when not nil, is the error every item got.
 type batch[In, Out any] struct {
-	items      []*batchItem[In, Out]
-	reason     int
-	err        error
-	prev, next *batch[In, Out] // running list
+	items                  []*batchItem[In, Out]
+	reason                 int
+	err                    error
+	links[*batch[In, Out]] // running list
 }
 
 // batchResult is a batch's outcome before it is delivered to the items.
