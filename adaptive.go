@@ -137,7 +137,7 @@ func newAdaptiveEngine[T any](q queue[T], c *config, minWorkers, maxWorkers int)
 // (unless WithNonBlocking or nested), returns ErrClosed after Close, and
 // refuses a nil ctx or job or an ended ctx.
 func (p *AdaptivePool[T]) Submit(ctx context.Context, job Job[T]) (*Future[T], error) {
-	return p.e.submit(ctx, job, nil)
+	return p.e.submit(ctx, job, nil, nil)
 }
 
 // Close stops intake, runs what was queued, waits for the running jobs and

@@ -105,26 +105,30 @@ func (c *chain[T]) Submit(ctx context.Context, job Job[T]) (*Future[T], error) {
 	if ctx == nil || job == nil {
 		return c.base.Submit(ctx, job) // base refuses and counts it
 	}
-	a := &admission{guards: c.guards}
-	a.tickets = a.small[:0]
+	// The tickets stay on the stack: a crew pool copies them into the job's
+	// record, another pool gets a copy on the heap.
+	var small [4]Ticket
+	tickets := small[:0]
 	for _, g := range c.guards {
 		t, err := g.Admit(ctx)
 		if err != nil {
-			a.abandon(0) // the guards that admitted it
+			abandon(c.guards, tickets) // the guards that admitted it
 			c.rejected.Add(1)
 			return nil, err
 		}
-		a.tickets = append(a.tickets, t)
+		tickets = append(tickets, t)
 	}
 	var f *Future[T]
 	var err error
 	if c.eng != nil {
-		f, err = c.eng.submit(ctx, job, a)
+		f, err = c.eng.submit(ctx, job, c.guards, tickets)
 	} else {
+		a := new(admission)
+		a.set(c.guards, tickets)
 		f, err = c.base.Submit(ctx, guarded(job, a))
 	}
 	if err != nil {
-		a.abandon(0)
+		abandon(c.guards, tickets)
 	}
 	return f, err
 }
@@ -138,14 +142,30 @@ type admission struct {
 	small   [3]Ticket
 }
 
+// set makes a hold guards and copies of their tickets, in a's own ticket
+// storage when it is large enough.
+func (a *admission) set(guards []Guard, tickets []Ticket) {
+	if a.tickets == nil {
+		a.tickets = a.small[:0]
+	}
+	a.guards = guards
+	a.tickets = append(a.tickets[:0], tickets...)
+}
+
 // abandon tells the guards from the i-th on that admitted the job that it
 // will not start. A nil admission has no guards.
 func (a *admission) abandon(i int) {
-	if a == nil {
-		return
+	if a != nil {
+		abandon(a.guards[i:], a.tickets[i:])
 	}
-	for ; i < len(a.tickets); i++ {
-		a.guards[i].Abandon(a.tickets[i])
+}
+
+// abandon tells each guard that admitted a job, with the ticket it gave,
+// that the job will not start: guards[i] gave tickets[i], and guards past
+// the tickets did not admit it.
+func abandon(guards []Guard, tickets []Ticket) {
+	for i, t := range tickets {
+		guards[i].Abandon(t)
 	}
 }
 

@@ -85,35 +85,66 @@ type queue[T any] interface {
 // the caller may keep forever, holds only the outcome; the task is recycled
 // through the engine's free list once the job is over, unless the ctx
 // watcher may still hold it (see recycleLocked).
+//
+// It is 64 bytes: what every queued job needs. What only some jobs need (a
+// ctx watcher, guards, a blocked Submit's answer) is in extra, made the
+// first time a task needs it and recycled with it. A queued job with a ctx
+// that cannot end and no guards therefore costs the pool its task and its
+// Future, and nothing else.
 type task[T any] struct {
-	fut  *Future[T]
-	jc   *jobContext // the ctx the job runs with: in fut's allocation, or the engine's bgCtx
-	job  Job[T]
-	ctx  context.Context // the submitter's
-	adm  *admission      // the Chain's guards and their Admit tickets; nil if none
-	stop func() bool     // stops the ctx watcher; nil when ctx cannot end
+	fut *Future[T]
+	job Job[T]
+	ctx context.Context // the submitter's
+	x   *taskExtra      // nil until needed; kept across recycling
 
 	// Queue bookkeeping, guarded by the engine's mu.
 	prev, next *task[T] // FIFO links, a priority level's links, or the waiter line's
-	seq        uint64   // arrival order
-	key        int64    // priority ordering key (lower runs first)
-	prio       int      // priority level
-	enq        int64    // enqueue time, ns since the engine's epoch
-	queued     bool     // in the queue now
-	waiting    bool     // in the waiter line now
-	fired      bool     // the ctx watcher has run (dropCanceled took mu)
-	awaited    bool     // counted in settling until the fired watcher has run
-
-	ready chan error // a blocked Submit's answer (capacity 1), while it waits; see answerLocked
+	enq        int64    // the priority queue's enqueue time, ns since its epoch
 }
 
-// futureCtx is the one allocation of a job whose ctx is not Background or
-// TODO: its Future, and beside it the ctx the job will run with. The job may
-// keep that ctx after it returns, so it lives with the Future, never in the
-// recycled task.
-type futureCtx[T any] struct {
-	Future[T]
-	jc jobContext
+// taskExtra is the part of a task that only some jobs need. Its fields
+// other than adm are guarded by the engine's mu; adm is written by Submit
+// before the job is queued and read by the job's worker, or by settle.
+type taskExtra struct {
+	stop  func() bool // stops the ctx watcher; nil when ctx cannot end
+	adm   admission   // the Chain's guards and their Admit tickets; no guards if none
+	ready chan error  // a blocked Submit's answer (capacity 1), while it waits; see answerLocked
+	prio  int         // priority level, while in a priority queue (for remove)
+	seq   uint64      // arrival order in an extreme priority level (see prioQueue)
+
+	queued  bool // in the queue now; kept only for a watched job
+	waiting bool // in the waiter line now
+	fired   bool // the ctx watcher has run (dropCanceled took mu)
+	awaited bool // counted in settling until the fired watcher has run
+}
+
+// extra returns t's taskExtra, making it if t has none yet.
+func (t *task[T]) extra() *taskExtra {
+	if t.x == nil {
+		t.x = new(taskExtra)
+	}
+	return t.x
+}
+
+// stopWatch stops t's ctx watcher, if it has one, and reports whether t is
+// free of it: there was none, or it was stopped before it fired.
+func (t *task[T]) stopWatch() bool {
+	return t.x == nil || t.x.stop == nil || t.x.stop()
+}
+
+// dequeued notes that t left the queue. Requires mu held.
+func (t *task[T]) dequeued() {
+	if t.x != nil {
+		t.x.queued = false
+	}
+}
+
+// guards returns t's admission, or nil if no guard admitted it.
+func (t *task[T]) guards() *admission {
+	if t.x == nil || len(t.x.adm.guards) == 0 {
+		return nil
+	}
+	return &t.x.adm
 }
 
 // controller moves the engine's concurrency limit from observed outcomes.
@@ -145,9 +176,11 @@ func newEngine[T any](q queue[T], c *config, min, max int) *engine[T] {
 	return e
 }
 
-// submit accepts job or says why not. guards, when not nil, have admitted
-// the job already; the engine calls their Start, Done or Abandon.
-func (e *engine[T]) submit(ctx context.Context, job Job[T], adm *admission) (*Future[T], error) {
+// submit accepts job or says why not. guards, when not empty, have admitted
+// the job already and tickets holds what each gave; the engine keeps a copy
+// and calls their Start, Done or Abandon. If submit fails, the caller tells
+// the guards.
+func (e *engine[T]) submit(ctx context.Context, job Job[T], guards []Guard, tickets []Ticket) (*Future[T], error) {
 	if ctx == nil || job == nil {
 		e.mu.Lock()
 		e.rejected++
@@ -157,21 +190,16 @@ func (e *engine[T]) submit(ctx context.Context, job Job[T], adm *admission) (*Fu
 		}
 		return nil, errNilJob
 	}
-	// The one allocation, made before taking the lock.
-	var f *Future[T]
-	jc := &e.bgCtx
-	if ctx == context.Background() || ctx == context.TODO() {
-		f = new(Future[T])
-	} else {
-		fc := new(futureCtx[T])
-		f, jc = &fc.Future, &fc.jc
-	}
+	f := new(Future[T]) // the one allocation, made before taking the lock
 	e.mu.Lock()
 	if err := e.admitLocked(ctx); err != nil {
 		return e.rejectUnlock(err)
 	}
 	t := e.taskLocked()
-	t.fut, t.jc, t.job, t.ctx, t.adm = f, jc, job, ctx, adm
+	t.fut, t.job, t.ctx = f, job, ctx
+	if len(guards) > 0 {
+		t.extra().adm.set(guards, tickets)
+	}
 	if e.hasRoomLocked() {
 		e.enqueueLocked(t)
 		e.mu.Unlock()
@@ -208,9 +236,16 @@ func (e *engine[T]) taskLocked() *task[T] {
 // never handed out, and its ctx watcher is stopped (stop returned true) or
 // never existed, so no dropCanceled can come for it. Requires mu held.
 func (e *engine[T]) recycleLocked(t *task[T]) {
+	x := t.x
 	*t = task[T]{}
 	if e.nfree >= e.maxFree() || e.state == stateDone {
 		return
+	}
+	if x != nil {
+		tickets := x.adm.tickets[:0]
+		*x = taskExtra{}
+		x.adm.tickets = tickets
+		t.x = x
 	}
 	t.next = e.free
 	e.free = t
@@ -255,7 +290,7 @@ func (e *engine[T]) waitForRoom(ctx context.Context, t *task[T]) (*Future[T], er
 	}
 	defer e.readyChans.Put(ready) // empty again whenever this returns
 	f := t.fut                    // once queued, t may run and be recycled
-	t.ready = ready
+	t.extra().ready = ready
 	e.waiters.push(t)
 	e.mu.Unlock()
 	select {
@@ -291,12 +326,15 @@ func (e *engine[T]) hasRoomLocked() bool {
 
 // enqueueLocked accepts t: it is queued, counted and watched. Requires mu held.
 func (e *engine[T]) enqueueLocked(t *task[T]) {
+	watched := t.ctx.Done() != nil
+	if watched {
+		t.extra().queued = true // before push, which may note the level in t.x
+	}
 	e.q.push(t)
-	t.queued = true
 	e.submitted++
-	if t.ctx.Done() != nil {
+	if watched {
 		// Registered under mu so that a worker popping t sees stop set.
-		t.stop = context.AfterFunc(t.ctx, func() { e.dropCanceled(t) })
+		t.x.stop = context.AfterFunc(t.ctx, func() { e.dropCanceled(t) })
 	}
 	e.dispatchLocked()
 }
@@ -346,8 +384,8 @@ func (e *engine[T]) grantWaitersLocked() {
 // or why it will not be. The ready channel then leaves t, since t may be
 // recycled before the waiter receives the answer. Requires mu held.
 func answerLocked[T any](t *task[T], err error) {
-	ready := t.ready
-	t.ready = nil
+	ready := t.x.ready
+	t.x.ready = nil
 	ready <- err
 }
 
@@ -356,8 +394,8 @@ func answerLocked[T any](t *task[T], err error) {
 // pool as drained, so no goroutine of the pool outlives Close. Such a task
 // is never recycled (the callback still holds it). Requires mu held.
 func (e *engine[T]) awaitWatcherLocked(t *task[T]) {
-	if !t.fired && !t.awaited {
-		t.awaited = true
+	if x := t.x; !x.fired && !x.awaited {
+		x.awaited = true
 		e.settling++
 	}
 }
@@ -369,13 +407,14 @@ func (e *engine[T]) awaitWatcherLocked(t *task[T]) {
 // watcher was stopped before it ran (stop returned true).
 func (e *engine[T]) dropCanceled(t *task[T]) {
 	e.mu.Lock()
-	t.fired = true
-	if t.awaited { // Close has been waiting for this callback
-		t.awaited = false
+	x := t.x // a watched task has one
+	x.fired = true
+	if x.awaited { // Close has been waiting for this callback
+		x.awaited = false
 		e.settling--
 		e.checkDrainedLocked()
 	}
-	if !t.queued {
+	if !x.queued {
 		e.mu.Unlock()
 		return // already started or dropped
 	}
@@ -391,7 +430,7 @@ func (e *engine[T]) dropCanceled(t *task[T]) {
 // the pool does not count as drained, so Close never returns before the
 // job's Future is resolved. Requires mu held.
 func (e *engine[T]) leaveLocked(t *task[T]) {
-	t.queued = false
+	t.dequeued()
 	e.canceled++
 	e.settling++
 }
@@ -402,8 +441,8 @@ func (e *engine[T]) leaveLocked(t *task[T]) {
 func (e *engine[T]) settle(err error, ts ...*task[T]) {
 	reusable := 0
 	for i, t := range ts {
-		stopped := t.stop == nil || t.stop()
-		t.adm.abandon(0)
+		stopped := t.stopWatch()
+		t.guards().abandon(0)
 		t.fut.fail(err)
 		if stopped {
 			ts[reusable], ts[i] = t, ts[reusable]

@@ -12,23 +12,25 @@ import (
 // reusable reports that t may be recycled: its ctx watcher was stopped before
 // it fired, or there was none.
 func (e *engine[T]) run(w *worker, t *task[T]) (v T, kind outcome, elapsed time.Duration, err error, reusable bool) {
-	reusable = true
-	if t.stop != nil {
-		if reusable = t.stop(); !reusable {
+	watched := t.x != nil && t.x.stop != nil
+	if watched {
+		if reusable = t.x.stop(); !reusable {
 			e.mu.Lock()
 			e.awaitWatcherLocked(t)
 			e.mu.Unlock()
 		}
 		if err := t.ctx.Err(); err != nil {
-			t.adm.abandon(0)
+			t.guards().abandon(0)
 			return v, outcomeCanceled, 0, err, reusable
 		}
+	} else {
+		reusable = true
 	}
 	ctx := e.jobContext(w, t)
-	if t.stop != nil {
+	if watched {
 		defer w.release() // the job has a ctx of its own to cancel
 	}
-	v, elapsed, refused, err := runTimed(ctx, t.job, t.adm, e.ctl != nil)
+	v, elapsed, refused, err := runTimed(ctx, t.job, t.guards(), e.ctl != nil)
 	if refused {
 		return v, outcomeCanceled, 0, err, reusable
 	}

@@ -34,7 +34,7 @@ func (e *engine[T]) work(w *worker) {
 			break // the limit dropped: retire
 		}
 		if t != nil {
-			t.queued = false
+			t.dequeued()
 			e.busy++
 			e.grantWaitersLocked()
 			e.mu.Unlock()

@@ -79,7 +79,7 @@ func NewPool[T any](workers int, opts ...Option) *WorkerPool[T] {
 // job leaves the queue without running and its Future resolves with
 // ctx.Err() at once.
 func (p *WorkerPool[T]) Submit(ctx context.Context, job Job[T]) (*Future[T], error) {
-	return p.e.submit(ctx, job, nil)
+	return p.e.submit(ctx, job, nil, nil)
 }
 
 // Close stops intake at once: later Submits return ErrClosed. It runs what

@@ -43,13 +43,13 @@ func checkPrioQueue(t *testing.T, step int64, evict bool, ops []byte) {
 	for len(ops) > 0 {
 		switch next() % 5 {
 		case 0: // push
-			f := newTestFuture(fuzzPriority(next()))
+			f := m.newTask(fuzzPriority(next()))
 			q.push(f)
 			m.push(f, now)
 		case 1: // pop
 			got, want := q.pop(), m.pop()
 			if got != want {
-				t.Fatalf("pop: got %s, want %s", describe(got), describe(want))
+				t.Fatalf("pop: got %s, want %s", m.describe(got), m.describe(want))
 			}
 		case 2: // the ctx of a queued job ends
 			if len(m.queued) == 0 {
@@ -61,10 +61,10 @@ func checkPrioQueue(t *testing.T, step int64, evict bool, ops []byte) {
 		case 3: // time passes
 			now = min(now+int64(next())*min(step/7+1, 1<<50), 1<<61) // enq stays below 2^62
 		case 4: // a Submit finds the queue full
-			f := newTestFuture(fuzzPriority(next()))
+			f := m.newTask(fuzzPriority(next()))
 			got, want := q.evictFor(f), m.evictFor(f, now, evict)
 			if got != want {
-				t.Fatalf("evictFor(prio %d): got %s, want %s", f.prio, describe(got), describe(want))
+				t.Fatalf("evictFor(prio %d): got %s, want %s", m.prio[f], m.describe(got), m.describe(want))
 			}
 			if got != nil {
 				q.push(f)
@@ -74,13 +74,20 @@ func checkPrioQueue(t *testing.T, step int64, evict bool, ops []byte) {
 		if q.len() != len(m.queued) {
 			t.Fatalf("len: got %d, want %d", q.len(), len(m.queued))
 		}
-		if got, want := q.oldest(), m.oldest(); got != want {
-			t.Fatalf("oldest: got %s, want %s", describe(got), describe(want))
+		var got *task[int]
+		if l := q.oldest(); l != nil {
+			got = l.head
+			if l.prio != m.prio[got] {
+				t.Fatalf("oldest: level %d holds %s", l.prio, m.describe(got))
+			}
+		}
+		if want := m.oldest(); got != want {
+			t.Fatalf("oldest: got %s, want %s", m.describe(got), m.describe(want))
 		}
 	}
 	for q.len() > 0 { // drain: the whole order must match
 		if got, want := q.pop(), m.pop(); got != want {
-			t.Fatalf("drain: got %s, want %s", describe(got), describe(want))
+			t.Fatalf("drain: got %s, want %s", m.describe(got), m.describe(want))
 		}
 	}
 	if q.pop() != nil {
@@ -112,15 +119,23 @@ func fuzzPriority(b byte) int {
 	return int(b%8) - 3
 }
 
-func newTestFuture(prio int) *task[int] {
-	return &task[int]{ctx: WithPriority(context.Background(), prio), prio: prio}
+// newTask returns a job of priority prio with a ctx watcher's extra, as a
+// job that can be removed from the queue has.
+func (m *prioModel) newTask(prio int) *task[int] {
+	if m.prio == nil {
+		m.prio, m.enq, m.seq = map[*task[int]]int{}, map[*task[int]]int64{}, map[*task[int]]int{}
+	}
+	f := &task[int]{ctx: WithPriority(context.Background(), prio)}
+	f.extra()
+	m.prio[f] = prio
+	return f
 }
 
-func describe(f *task[int]) string {
+func (m *prioModel) describe(f *task[int]) string {
 	if f == nil {
 		return "nil"
 	}
-	return fmt.Sprintf("job(prio %d, seq %d)", f.prio, f.seq)
+	return fmt.Sprintf("job(prio %d, seq %d)", m.prio[f], m.seq[f])
 }
 
 // prioModel is the reference: the queued jobs in arrival order, each ranked
@@ -128,15 +143,13 @@ func describe(f *task[int]) string {
 type prioModel struct {
 	step   int64
 	queued []*task[int]
+	prio   map[*task[int]]int
 	enq    map[*task[int]]int64
 	seq    map[*task[int]]int
 	n      int
 }
 
 func (m *prioModel) push(f *task[int], now int64) {
-	if m.enq == nil {
-		m.enq, m.seq = map[*task[int]]int64{}, map[*task[int]]int{}
-	}
 	m.n++
 	m.queued = append(m.queued, f)
 	m.enq[f], m.seq[f] = now, m.n
@@ -162,7 +175,7 @@ func (m *prioModel) rank(prio int, enq int64) *big.Int {
 
 // runsFirst reports whether a ranks above b.
 func (m *prioModel) runsFirst(a, b *task[int]) bool {
-	c := m.rank(a.prio, m.enq[a]).Cmp(m.rank(b.prio, m.enq[b]))
+	c := m.rank(m.prio[a], m.enq[a]).Cmp(m.rank(m.prio[b], m.enq[b]))
 	return c < 0 || c == 0 && m.seq[a] < m.seq[b]
 }
 
@@ -184,11 +197,19 @@ func (m *prioModel) remove(f *task[int]) {
 	m.queued = slices.DeleteFunc(m.queued, func(g *task[int]) bool { return g == f })
 }
 
+// oldest is the job queued first; of those queued at that instant, the
+// first of the lowest priority.
 func (m *prioModel) oldest() *task[int] {
 	if len(m.queued) == 0 {
 		return nil
 	}
-	return m.queued[0]
+	o := m.queued[0]
+	for _, f := range m.queued[1:] {
+		if m.enq[f] == m.enq[o] && m.prio[f] < m.prio[o] {
+			o = f
+		}
+	}
+	return o
 }
 
 // evictFor picks the job that ranks last, if f queued now would rank
@@ -203,7 +224,7 @@ func (m *prioModel) evictFor(f *task[int], now int64, evict bool) *task[int] {
 			worst = g
 		}
 	}
-	if m.rank(f.prio, now).Cmp(m.rank(worst.prio, m.enq[worst])) >= 0 {
+	if m.rank(m.prio[f], now).Cmp(m.rank(m.prio[worst], m.enq[worst])) >= 0 {
 		return nil
 	}
 	m.remove(worst)

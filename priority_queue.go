@@ -7,14 +7,23 @@ import (
 
 // prioQueue is the priority pool's queue discipline.
 //
-// Order: a job's rank is its key, lower first, and then its sequence number.
+// Order: a job's rank is its key, lower first, and then its arrival. The
+// key is not stored: it is worked out from the job's enqueue time and its
+// level.
 // With aging the key is enq - prio*step (see credit): comparing two jobs'
 // effective priorities prio + (now-enq)/step at any instant gives the same
 // answer as comparing their keys, so the order never changes while jobs wait
 // and nothing is ever re-sorted. Without aging (strict) the key is ^prio,
 // which orders by priority, highest first, and cannot overflow.
 //
-// Structure: one FIFO list per priority level, linked through the Futures,
+// Ties: within a level the list keeps arrival order. Across levels, with
+// aging, equal keys and different enqueue times put the earlier one first;
+// equal keys and equal times mean equal credits, so both levels' credits are
+// clamped (extreme levels, see maxCredit). Only the jobs of extreme levels
+// carry a sequence number (in their task's extra), to settle that case; in
+// strict order, different levels never have equal keys.
+//
+// Structure: one FIFO list per priority level, linked through the tasks,
 // and a binary min-heap of the non-empty levels ordered by their head job.
 // Within a level the keys never decrease from head to tail (the clock is
 // monotonic and the credit is the level's), and the sequence numbers grow, so
@@ -25,7 +34,7 @@ import (
 // Costs, with L the number of non-empty levels (L <= n): push O(log L) (a map
 // look-up and a sift only when the level was empty, or with eviction on),
 // pop and remove O(log L), no allocation once a level has been seen, and no
-// per-job memory beyond the fields the Future already has.
+// per-job memory beyond the task's links and its enqueue time.
 //
 // Every method requires the engine's mu held.
 type prioQueue[T any] struct {
@@ -38,13 +47,16 @@ type prioQueue[T any] struct {
 	spare  int                   // empty levels kept in levels
 	heads  levelHeap[T]          // non-empty levels, best head first
 	tails  levelHeap[T]          // non-empty levels, worst tail first; only with evict
-	seq    uint64                // sequence number of the last push
+	seq    uint64                // sequence number of the last push to an extreme level
 	n      int
 }
 
 // prioLevel is the FIFO of one priority level's queued jobs.
 type prioLevel[T any] struct {
 	prio       int
+	strict     bool  // no aging: every job's key is ^prio
+	credit     int64 // with aging, what a job's key takes off its enqueue time
+	extreme    bool  // with aging, credit is ±maxCredit: its jobs get sequence numbers
 	head, tail *task[T]
 	n          int
 	hi, ti     int // index in heads and in tails; -1 when not there
@@ -95,12 +107,16 @@ func (q *prioQueue[T]) credit(prio int) int64 {
 }
 
 func (q *prioQueue[T]) push(f *task[T]) {
-	f.prio = priorityOf(f.ctx)
+	prio := priorityOf(f.ctx)
+	if f.x != nil {
+		f.x.prio = prio // for remove
+	}
 	f.enq = q.now()
-	f.key = q.keyOf(f.prio, f.enq)
-	q.seq++
-	f.seq = q.seq
-	l := q.level(f.prio)
+	l := q.level(prio)
+	if l.extreme {
+		q.seq++
+		f.extra().seq = q.seq
+	}
 	f.prev, f.next = l.tail, nil
 	if l.tail != nil {
 		l.tail.next = f
@@ -131,7 +147,9 @@ func (q *prioQueue[T]) pop() *task[T] {
 	return f
 }
 
-func (q *prioQueue[T]) remove(f *task[T]) { q.unlink(q.levels[f.prio], f) }
+// remove takes a queued job out. Only a job with a ctx watcher is removed
+// this way, and such a task has its extra, where push noted its level.
+func (q *prioQueue[T]) remove(f *task[T]) { q.unlink(q.levels[f.x.prio], f) }
 
 // unlink takes f out of its level l and restores the heaps.
 func (q *prioQueue[T]) unlink(l *prioLevel[T], f *task[T]) {
@@ -174,13 +192,14 @@ func (q *prioQueue[T]) evictFor(f *task[T]) *task[T] {
 	if !q.evict || q.n == 0 {
 		return nil
 	}
-	victim := q.tails.s[0].tail
-	// f would get a larger sequence number, so it ranks above victim only
-	// with a strictly smaller key.
-	if q.keyOf(priorityOf(f.ctx), q.now()) >= victim.key {
+	l := q.tails.s[0]
+	victim := l.tail
+	// f would come later than victim, so it ranks above victim only with a
+	// strictly smaller key.
+	if q.keyOf(priorityOf(f.ctx), q.now()) >= l.key(victim) {
 		return nil
 	}
-	q.unlink(q.tails.s[0], victim)
+	q.unlink(l, victim)
 	return victim
 }
 
@@ -189,7 +208,11 @@ func (q *prioQueue[T]) evictFor(f *task[T]) *task[T] {
 func (q *prioQueue[T]) level(prio int) *prioLevel[T] {
 	l := q.levels[prio]
 	if l == nil {
-		l = &prioLevel[T]{prio: prio, hi: -1, ti: -1}
+		l = &prioLevel[T]{prio: prio, strict: q.step == 0, hi: -1, ti: -1}
+		if !l.strict {
+			l.credit = q.credit(prio)
+			l.extreme = l.credit == maxCredit || l.credit == -maxCredit
+		}
 		q.levels[prio] = l
 		q.spare++
 	}
@@ -212,21 +235,38 @@ func (q *prioQueue[T]) retire(l *prioLevel[T]) {
 	q.spare = 0
 }
 
-// oldest returns the queued job that has waited longest, nil if none. It
-// costs O(L): every level's head is its oldest job.
-func (q *prioQueue[T]) oldest() *task[T] {
-	var o *task[T]
+// oldest returns the level whose head has waited longest, nil if none; of
+// heads queued at the same instant, the lowest level's. It costs O(L):
+// every level's head is its oldest job.
+func (q *prioQueue[T]) oldest() *prioLevel[T] {
+	var o *prioLevel[T]
 	for _, l := range q.heads.s {
-		if o == nil || l.head.seq < o.seq {
-			o = l.head
+		if o == nil || l.head.enq < o.head.enq || l.head.enq == o.head.enq && l.prio < o.prio {
+			o = l
 		}
 	}
 	return o
 }
 
-// before reports whether a ranks above b: it runs first.
-func before[T any](a, b *task[T]) bool {
-	return a.key < b.key || a.key == b.key && a.seq < b.seq
+// key is the ordering key of t, a job of level l (see keyOf).
+func (l *prioLevel[T]) key(t *task[T]) int64 {
+	if l.strict {
+		return ^int64(l.prio)
+	}
+	return t.enq - l.credit
+}
+
+// before reports whether a, a job of level la, ranks above b, a job of
+// another level lb: it runs first.
+func before[T any](la *prioLevel[T], a *task[T], lb *prioLevel[T], b *task[T]) bool {
+	ka, kb := la.key(a), lb.key(b)
+	if ka != kb {
+		return ka < kb
+	}
+	if a.enq != b.enq {
+		return a.enq < b.enq
+	}
+	return a.x.seq < b.x.seq // both levels are extreme (see prioQueue)
 }
 
 // levelHeap is a binary heap of levels that keeps each level's index in it.
@@ -239,10 +279,11 @@ type levelHeap[T any] struct {
 
 // less reports whether the level at i belongs above the one at j.
 func (h *levelHeap[T]) less(i, j int) bool {
+	a, b := h.s[i], h.s[j]
 	if h.tail {
-		return before(h.s[j].tail, h.s[i].tail)
+		return before(b, b.tail, a, a.tail)
 	}
-	return before(h.s[i].head, h.s[j].head)
+	return before(a, a.head, b, b.head)
 }
 
 func (h *levelHeap[T]) setIndex(i int) {

@@ -26,12 +26,13 @@ func TestPriorityQueueRandom(t *testing.T) {
 func TestPriorityQueueForgetsEmptyLevels(t *testing.T) {
 	q := newPrioQueue[int](time.Millisecond, true)
 	q.now = func() int64 { return 0 } // no aging between the pushes
+	m := &prioModel{}
 	for p := range 10_000 {
-		a, b := newTestFuture(p), newTestFuture(p+1)
+		a, b := m.newTask(p), m.newTask(p+1)
 		q.push(a)
 		q.push(b)
 		if got := q.pop(); got != b {
-			t.Fatalf("level %d: popped %s, want %s", p, describe(got), describe(b))
+			t.Fatalf("level %d: popped %s, want %s", p, m.describe(got), m.describe(b))
 		}
 		q.remove(a)
 		if n := len(q.levels); n > 2*maxSpareLevels+2 {

@@ -128,7 +128,7 @@ type waiterList[T any] struct {
 }
 
 func (l *waiterList[T]) push(w *task[T]) {
-	w.waiting = true
+	w.x.waiting = true
 	w.prev, w.next = l.tail, nil
 	if l.tail != nil {
 		l.tail.next = w
@@ -148,10 +148,10 @@ func (l *waiterList[T]) pop() *task[T] {
 // remove unlinks w and reports whether it was still waiting. The links
 // alone cannot tell: once answered, w's links are the queue's.
 func (l *waiterList[T]) remove(w *task[T]) bool {
-	if !w.waiting {
+	if w.x == nil || !w.x.waiting {
 		return false
 	}
-	w.waiting = false
+	w.x.waiting = false
 	if w.prev != nil {
 		w.prev.next = w.next
 	} else {
@@ -167,9 +167,9 @@ func (l *waiterList[T]) remove(w *task[T]) bool {
 	return true
 }
 
-// jobContext is the ctx a job runs with. It costs no allocation of its own:
-// it lives beside the job's Future (see futureCtx), or, for a submitter's
-// ctx that is Background or TODO, it is the engine's shared bgCtx. Its
+// jobContext is the ctx a job runs with. For a submitter's ctx that is
+// Background or TODO it is the engine's shared bgCtx; otherwise the worker
+// makes one as the job starts, so a queued job does not hold it. Its
 // cancellation comes from Context: the pool's stop ctx when the submitter's
 // ctx can never end (values then come from the submitter's ctx), or a
 // per-job ctx derived from the submitter's. It is never recycled, since a
@@ -203,13 +203,12 @@ func (c *jobContext) Deadline() (time.Time, bool) {
 	return c.Context.Deadline()
 }
 
-// jobContext prepares t's ctx for worker w.
+// jobContext returns the ctx t runs with on worker w.
 func (e *engine[T]) jobContext(w *worker, t *task[T]) context.Context {
-	jc := t.jc
-	if jc == &e.bgCtx {
-		return jc // ready since newEngine, and shared: never written again
+	if t.ctx == context.Background() || t.ctx == context.TODO() {
+		return &e.bgCtx // ready since newEngine, and shared: never written again
 	}
-	jc.owner = e
+	jc := &jobContext{owner: e}
 	if t.ctx.Done() == nil {
 		jc.Context, jc.values = e.stopCtx, t.ctx
 		return jc
