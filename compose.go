@@ -75,11 +75,13 @@ func Chain[T any](base Pool[T], guards ...Guard) Pool[T] {
 	if len(guards) == 0 {
 		return base
 	}
-	c := &chain[T]{base: base, guards: slices.Clone(guards)}
+	all := slices.Clone(guards)
+	c := &chain[T]{base: base}
 	if inner, ok := base.(*chain[T]); ok {
 		c.base = inner.base
-		c.guards = append(c.guards, inner.guards...)
+		all = append(all, inner.guards.g...)
 	}
+	c.guards = &guardList{g: all, timed: wantElapsed(all)}
 	if ep, ok := c.base.(enginePool[T]); ok {
 		c.eng = ep.engine()
 	}
@@ -97,8 +99,16 @@ type enginePool[T any] interface {
 type chain[T any] struct {
 	base     Pool[T]
 	eng      *engine[T] // base's engine; nil when base is not a crew pool
-	guards   []Guard
+	guards   *guardList
 	rejected atomic.Uint64 // Submits the guards refused
+}
+
+// guardList is a Chain's guards, outermost first, and whether one of them
+// may use a job's elapsed time (so that a job behind only crew's own guards
+// never reads the clock for it). Read-only once built.
+type guardList struct {
+	g     []Guard
+	timed bool
 }
 
 func (c *chain[T]) Submit(ctx context.Context, job Job[T]) (*Future[T], error) {
@@ -109,10 +119,10 @@ func (c *chain[T]) Submit(ctx context.Context, job Job[T]) (*Future[T], error) {
 	// record, another pool gets a copy on the heap.
 	var small [4]Ticket
 	tickets := small[:0]
-	for _, g := range c.guards {
+	for _, g := range c.guards.g {
 		t, err := g.Admit(ctx)
 		if err != nil {
-			abandon(c.guards, tickets) // the guards that admitted it
+			abandon(c.guards.g, tickets) // the guards that admitted it
 			c.rejected.Add(1)
 			return nil, err
 		}
@@ -128,7 +138,7 @@ func (c *chain[T]) Submit(ctx context.Context, job Job[T]) (*Future[T], error) {
 		f, err = c.base.Submit(ctx, guarded(job, a))
 	}
 	if err != nil {
-		abandon(c.guards, tickets)
+		abandon(c.guards.g, tickets)
 	}
 	return f, err
 }
@@ -137,14 +147,14 @@ func (c *chain[T]) Submit(ctx context.Context, job Job[T]) (*Future[T], error) {
 // each gave at Admit. It is written by Submit before the job is queued and
 // read-only afterwards.
 type admission struct {
-	guards  []Guard
+	guards  *guardList
 	tickets []Ticket // one per guard that admitted the job
 	small   [3]Ticket
 }
 
 // set makes a hold guards and copies of their tickets, in a's own ticket
 // storage when it is large enough.
-func (a *admission) set(guards []Guard, tickets []Ticket) {
+func (a *admission) set(guards *guardList, tickets []Ticket) {
 	if a.tickets == nil {
 		a.tickets = a.small[:0]
 	}
@@ -156,7 +166,7 @@ func (a *admission) set(guards []Guard, tickets []Ticket) {
 // will not start. A nil admission has no guards.
 func (a *admission) abandon(i int) {
 	if a != nil {
-		abandon(a.guards[i:], a.tickets[i:])
+		abandon(a.guards.g[i:], a.tickets[i:])
 	}
 }
 

@@ -141,7 +141,7 @@ func (t *task[T]) dequeued() {
 
 // guards returns t's admission, or nil if no guard admitted it.
 func (t *task[T]) guards() *admission {
-	if t.x == nil || len(t.x.adm.guards) == 0 {
+	if t.x == nil || t.x.adm.guards == nil {
 		return nil
 	}
 	return &t.x.adm
@@ -180,7 +180,7 @@ func newEngine[T any](q queue[T], c *config, min, max int) *engine[T] {
 // the job already and tickets holds what each gave; the engine keeps a copy
 // and calls their Start, Done or Abandon. If submit fails, the caller tells
 // the guards.
-func (e *engine[T]) submit(ctx context.Context, job Job[T], guards []Guard, tickets []Ticket) (*Future[T], error) {
+func (e *engine[T]) submit(ctx context.Context, job Job[T], guards *guardList, tickets []Ticket) (*Future[T], error) {
 	if ctx == nil || job == nil {
 		e.mu.Lock()
 		e.rejected++
@@ -197,7 +197,7 @@ func (e *engine[T]) submit(ctx context.Context, job Job[T], guards []Guard, tick
 	}
 	t := e.taskLocked()
 	t.fut, t.job, t.ctx = f, job, ctx
-	if len(guards) > 0 {
+	if guards != nil {
 		t.extra().adm.set(guards, tickets)
 	}
 	if e.hasRoomLocked() {

@@ -134,7 +134,7 @@ func runTimed[T any](ctx context.Context, job Job[T], adm *admission, timed bool
 	}
 	var small [4]Ticket // common chains keep their tickets on the stack
 	tickets := small[:0]
-	guards := adm.guards
+	guards := adm.guards.g
 	for i, g := range guards {
 		t, gerr := g.Start(ctx, adm.tickets[i])
 		if gerr != nil {
@@ -146,7 +146,7 @@ func runTimed[T any](ctx context.Context, job Job[T], adm *admission, timed bool
 		}
 		tickets = append(tickets, t)
 	}
-	timed = timed || wantElapsed(guards)
+	timed = timed || adm.guards.timed
 	var begin time.Time
 	if timed {
 		begin = time.Now()

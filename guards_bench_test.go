@@ -223,18 +223,21 @@ func BenchmarkGuardPath(b *testing.B) {
 		}
 	})
 	b.Run("limiter, breaker", func(b *testing.B) {
-		guards := []Guard{NewRateLimiter(plentyRate, plentyBurst), NewBreaker(BreakerConfig{})}
+		g := []Guard{NewRateLimiter(plentyRate, plentyBurst), NewBreaker(BreakerConfig{})}
+		guards := &guardList{g: g, timed: wantElapsed(g)}
+		var a admission
 		b.ReportAllocs()
 		for b.Loop() {
-			a := &admission{guards: guards}
-			for _, g := range guards {
+			var tickets [2]Ticket
+			for i, g := range guards.g {
 				t, err := g.Admit(ctx)
 				if err != nil {
 					b.Fatal("refused")
 				}
-				a.tickets = append(a.tickets, t)
+				tickets[i] = t
 			}
-			_, _, _ = runJob(ctx, job, a)
+			a.set(guards, tickets[:])
+			_, _, _ = runJob(ctx, job, &a)
 		}
 	})
 }
