@@ -83,13 +83,14 @@
 // x/time/rate in the same run.
 //
 // Submit allocates one object per job: its Future, 32 bytes plus the result
-// (48 for a Future[int]) when the ctx is context.Background or TODO, about
-// 50 bytes more with any other ctx, whose job ctx lives beside the Future.
-// The engine's own record of a queued job is recycled: a pool allocates
-// those only until it has as many as it ever held queued and running at
-// once (at most 16384 are kept for reuse). A cancellable ctx adds the
-// watcher and a per-job ctx (a few more allocations); a Submit that waits
-// for room adds none. A fire-and-forget job costs about 250-300 ns on
+// (48 for a Future[int]). The engine's own record of a queued job, 64 bytes,
+// is recycled: a pool allocates those only until it has as many as it ever
+// held queued and running at once (at most 16384 are kept for reuse). So a
+// queued job costs the pool about 100 bytes. A job whose ctx never ends
+// (Background, or values on it such as WithPriority's) runs with a job ctx
+// that its worker makes once and reuses for later jobs with the same ctx. A
+// cancellable ctx adds the queue watcher and a per-job ctx (a few more
+// allocations); a Submit that waits for room adds none. A fire-and-forget job costs about 250-300 ns on
 // NewPool from one submitter: 1.3-1.6x pond's lock-free queue, 1.3x faster
 // than conc, 4x faster than ants; 8 submitters at once contend for the
 // pool's one lock and pay about twice pond's. Do (submit and wait) costs

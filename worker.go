@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"time"
+	"unsafe"
 )
 
 // worker is one worker goroutine's handle. The engine's mu guards the list
@@ -22,7 +23,16 @@ type worker struct {
 
 	mu     sync.Mutex
 	cancel context.CancelFunc // cancels the running job's ctx; nil when none
+
+	// ctxs are job ctxs this worker made for submitter ctxs that never
+	// end, for reuse by later jobs with the same submitter ctx (see
+	// jobContext); only the worker's goroutine touches them.
+	ctxs    [ctxCacheSize]*jobContext
+	ctxNext int // the slot the next new job ctx takes
 }
+
+// ctxCacheSize is how many job ctxs a worker keeps for reuse.
+const ctxCacheSize = 8
 
 // hold records the cancel func of the job about to run, and calls it at once
 // if the pool already gave up (stop is done).
@@ -204,17 +214,40 @@ func (c *jobContext) Deadline() (time.Time, bool) {
 }
 
 // jobContext returns the ctx t runs with on worker w.
+//
+// For a submitter's ctx that never ends the job ctx is immutable (the pool's
+// stop ctx, the submitter's values, the owner), so jobs submitted with the
+// same such ctx can share one: the worker keeps the last ctxCacheSize it
+// made and reuses one whose submitter ctx is the very same value. A
+// server's fixed ctxs (a priority level, a background tier) then cost no
+// allocation per job. The cost: a worker keeps up to ctxCacheSize such
+// submitter ctxs, and their values, reachable until it retires or meets
+// newer ones.
 func (e *engine[T]) jobContext(w *worker, t *task[T]) context.Context {
 	if t.ctx == context.Background() || t.ctx == context.TODO() {
 		return &e.bgCtx // ready since newEngine, and shared: never written again
 	}
-	jc := &jobContext{owner: e}
 	if t.ctx.Done() == nil {
-		jc.Context, jc.values = e.stopCtx, t.ctx
+		for _, jc := range &w.ctxs {
+			if jc != nil && sameCtx(jc.values, t.ctx) {
+				return jc
+			}
+		}
+		jc := &jobContext{Context: e.stopCtx, values: t.ctx, owner: e}
+		w.ctxs[w.ctxNext] = jc
+		w.ctxNext = (w.ctxNext + 1) % ctxCacheSize
 		return jc
 	}
 	ctx, cancel := context.WithCancel(t.ctx)
-	jc.Context = ctx
 	w.hold(cancel, e.stopCtx)
-	return jc
+	return &jobContext{Context: ctx, owner: e}
+}
+
+// sameCtx reports whether a and b are the very same ctx: the same dynamic
+// type and the same data word. Unlike ==, it never panics (a ctx type may
+// not be comparable) and never calls into the ctx; two equal ctx values in
+// different boxes count as different, which costs only a cache miss.
+func sameCtx(a, b context.Context) bool {
+	type iface struct{ typ, data unsafe.Pointer }
+	return *(*iface)(unsafe.Pointer(&a)) == *(*iface)(unsafe.Pointer(&b))
 }
