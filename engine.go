@@ -18,8 +18,9 @@ type engine[T any] struct {
 	mu sync.Mutex
 
 	q           queue[T]
-	cap         int  // bound on waiting jobs (WithQueueSize)
-	nonBlocking bool // WithNonBlocking
+	clock       func() int64 // the queue's clock, read by Submit before it locks; nil: none
+	cap         int          // bound on waiting jobs (WithQueueSize)
+	nonBlocking bool         // WithNonBlocking
 
 	state      int  // open, closing (draining), done
 	hardStop   bool // Close gave up: queued jobs were dropped, running ones cancelled
@@ -99,7 +100,7 @@ type task[T any] struct {
 
 	// Queue bookkeeping, guarded by the engine's mu.
 	prev, next *task[T] // FIFO links, a priority level's links, or the waiter line's
-	enq        int64    // the priority queue's enqueue time, ns since its epoch
+	enq        int64    // the priority queue's enqueue time, ns since its epoch (see prioQueue.push)
 }
 
 // taskExtra is the part of a task that only some jobs need. Its fields
@@ -166,6 +167,9 @@ func newEngine[T any](q queue[T], c *config, min, max int) *engine[T] {
 		limit:       max,
 		max:         max,
 	}
+	if pq, ok := q.(*prioQueue[T]); ok {
+		e.clock = pq.now
+	}
 	e.stopCtx, e.stopCancel = context.WithCancel(context.Background())
 	e.bgCtx = jobContext{Context: e.stopCtx, owner: e}
 	e.mu.Lock()
@@ -191,12 +195,16 @@ func (e *engine[T]) submit(ctx context.Context, job Job[T], guards *guardList, t
 		return nil, errNilJob
 	}
 	f := new(Future[T]) // the one allocation, made before taking the lock
+	var enq int64
+	if e.clock != nil {
+		enq = e.clock() // outside the lock, so that the lock is held shorter
+	}
 	e.mu.Lock()
 	if err := e.admitLocked(ctx); err != nil {
 		return e.rejectUnlock(err)
 	}
 	t := e.taskLocked()
-	t.fut, t.job, t.ctx = f, job, ctx
+	t.fut, t.job, t.ctx, t.enq = f, job, ctx, enq
 	if guards != nil {
 		t.extra().adm.set(guards, tickets)
 	}

@@ -41,9 +41,9 @@ func checkPrioQueue(t *testing.T, step int64, evict bool, ops []byte) {
 		return b
 	}
 	for len(ops) > 0 {
-		switch next() % 5 {
+		switch next() % 6 {
 		case 0: // push
-			f := m.newTask(fuzzPriority(next()))
+			f := m.newTask(fuzzPriority(next()), now)
 			q.push(f)
 			m.push(f, now)
 		case 1: // pop
@@ -61,7 +61,7 @@ func checkPrioQueue(t *testing.T, step int64, evict bool, ops []byte) {
 		case 3: // time passes
 			now = min(now+int64(next())*min(step/7+1, 1<<50), 1<<61) // enq stays below 2^62
 		case 4: // a Submit finds the queue full
-			f := m.newTask(fuzzPriority(next()))
+			f := m.newTask(fuzzPriority(next()), now)
 			got, want := q.evictFor(f), m.evictFor(f, now, evict)
 			if got != want {
 				t.Fatalf("evictFor(prio %d): got %s, want %s", m.prio[f], m.describe(got), m.describe(want))
@@ -70,6 +70,10 @@ func checkPrioQueue(t *testing.T, step int64, evict bool, ops []byte) {
 				q.push(f)
 				m.push(f, now)
 			}
+		case 5: // a Submit that read the clock earlier takes the lock late
+			f := m.newTask(fuzzPriority(next()), max(now-int64(next())*min(step/7+1, 1<<50), 0))
+			q.push(f)
+			m.push(f, f.enq)
 		}
 		if q.len() != len(m.queued) {
 			t.Fatalf("len: got %d, want %d", q.len(), len(m.queued))
@@ -119,13 +123,13 @@ func fuzzPriority(b byte) int {
 	return int(b%8) - 3
 }
 
-// newTask returns a job of priority prio with a ctx watcher's extra, as a
-// job that can be removed from the queue has.
-func (m *prioModel) newTask(prio int) *task[int] {
+// newTask returns a job of priority prio submitted at now, with a ctx
+// watcher's extra, as a job that can be removed from the queue has.
+func (m *prioModel) newTask(prio int, now int64) *task[int] {
 	if m.prio == nil {
 		m.prio, m.enq, m.seq = map[*task[int]]int{}, map[*task[int]]int64{}, map[*task[int]]int{}
 	}
-	f := &task[int]{ctx: WithPriority(context.Background(), prio)}
+	f := &task[int]{ctx: WithPriority(context.Background(), prio), enq: now}
 	f.extra()
 	m.prio[f] = prio
 	return f
@@ -149,15 +153,23 @@ type prioModel struct {
 	n      int
 }
 
-func (m *prioModel) push(f *task[int], now int64) {
+// push queues f, read the clock at stamp. A job is never queued with an
+// earlier time than a queued job of its level that came before it.
+func (m *prioModel) push(f *task[int], stamp int64) {
+	for _, g := range m.queued {
+		if m.prio[g] == m.prio[f] {
+			stamp = max(stamp, m.enq[g])
+		}
+	}
 	m.n++
 	m.queued = append(m.queued, f)
-	m.enq[f], m.seq[f] = now, m.n
+	m.enq[f], m.seq[f] = stamp, m.n
 }
 
 // rank returns what orders a job: the smaller runs first. Strict mode ranks
 // by priority alone; aging by enq - clamp(prio*step), with the clamp at
-// ±2^62 ns. Ties go to the earlier arrival.
+// ±2^62 ns. Ties go to the earlier Submit (enqueue time), then to the
+// earlier arrival in the queue.
 func (m *prioModel) rank(prio int, enq int64) *big.Int {
 	if m.step == 0 {
 		return big.NewInt(0).Neg(big.NewInt(int64(prio)))
@@ -175,8 +187,13 @@ func (m *prioModel) rank(prio int, enq int64) *big.Int {
 
 // runsFirst reports whether a ranks above b.
 func (m *prioModel) runsFirst(a, b *task[int]) bool {
-	c := m.rank(m.prio[a], m.enq[a]).Cmp(m.rank(m.prio[b], m.enq[b]))
-	return c < 0 || c == 0 && m.seq[a] < m.seq[b]
+	if c := m.rank(m.prio[a], m.enq[a]).Cmp(m.rank(m.prio[b], m.enq[b])); c != 0 {
+		return c < 0
+	}
+	if m.enq[a] != m.enq[b] {
+		return m.enq[a] < m.enq[b]
+	}
+	return m.seq[a] < m.seq[b]
 }
 
 func (m *prioModel) pop() *task[int] {
@@ -197,15 +214,15 @@ func (m *prioModel) remove(f *task[int]) {
 	m.queued = slices.DeleteFunc(m.queued, func(g *task[int]) bool { return g == f })
 }
 
-// oldest is the job queued first; of those queued at that instant, the
-// first of the lowest priority.
+// oldest is the job with the earliest enqueue time; of those with that
+// time, the first of the lowest priority.
 func (m *prioModel) oldest() *task[int] {
 	if len(m.queued) == 0 {
 		return nil
 	}
 	o := m.queued[0]
-	for _, f := range m.queued[1:] {
-		if m.enq[f] == m.enq[o] && m.prio[f] < m.prio[o] {
+	for _, f := range m.queued[1:] { // in arrival order: the first of equals stays
+		if m.enq[f] < m.enq[o] || m.enq[f] == m.enq[o] && m.prio[f] < m.prio[o] {
 			o = f
 		}
 	}

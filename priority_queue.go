@@ -7,9 +7,9 @@ import (
 
 // prioQueue is the priority pool's queue discipline.
 //
-// Order: a job's rank is its key, lower first, and then its arrival. The
-// key is not stored: it is worked out from the job's enqueue time and its
-// level.
+// Order: a job's rank is its key, lower first, then its enqueue time (when
+// its Submit read the clock), then its arrival. The key is not stored: it
+// is worked out from the job's enqueue time and its level.
 // With aging the key is enq - prio*step (see credit): comparing two jobs'
 // effective priorities prio + (now-enq)/step at any instant gives the same
 // answer as comparing their keys, so the order never changes while jobs wait
@@ -106,13 +106,20 @@ func (q *prioQueue[T]) credit(prio int) int64 {
 	return int64(prio) * q.step
 }
 
+// push queues f. Its enqueue time f.enq was read by Submit from q.now
+// before it took the lock; if a Submit that read the clock later got the
+// lock first, f takes that one's time, so that within a level the times
+// never decrease (the order's invariant) and a job is never credited with
+// more waiting than it did.
 func (q *prioQueue[T]) push(f *task[T]) {
 	prio := priorityOf(f.ctx)
 	if f.x != nil {
 		f.x.prio = prio // for remove
 	}
-	f.enq = q.now()
 	l := q.level(prio)
+	if l.tail != nil && f.enq < l.tail.enq {
+		f.enq = l.tail.enq // a later Submit took the lock first
+	}
 	if l.extreme {
 		q.seq++
 		f.extra().seq = q.seq
@@ -186,8 +193,8 @@ func (q *prioQueue[T]) unlink(l *prioLevel[T], f *task[T]) {
 func (q *prioQueue[T]) len() int { return q.n }
 
 // evictFor removes and returns the worst queued job (the newest of the
-// lowest rank) if f, queued now, would rank strictly above it; with eviction
-// off, or when nothing ranks below f, it returns nil.
+// lowest rank) if f, queued at f.enq, would rank strictly above it; with
+// eviction off, or when nothing ranks below f, it returns nil.
 func (q *prioQueue[T]) evictFor(f *task[T]) *task[T] {
 	if !q.evict || q.n == 0 {
 		return nil
@@ -196,7 +203,7 @@ func (q *prioQueue[T]) evictFor(f *task[T]) *task[T] {
 	victim := l.tail
 	// f would come later than victim, so it ranks above victim only with a
 	// strictly smaller key.
-	if q.keyOf(priorityOf(f.ctx), q.now()) >= l.key(victim) {
+	if q.keyOf(priorityOf(f.ctx), f.enq) >= l.key(victim) {
 		return nil
 	}
 	q.unlink(l, victim)

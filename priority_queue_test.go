@@ -28,7 +28,7 @@ func TestPriorityQueueForgetsEmptyLevels(t *testing.T) {
 	q.now = func() int64 { return 0 } // no aging between the pushes
 	m := &prioModel{}
 	for p := range 10_000 {
-		a, b := m.newTask(p), m.newTask(p+1)
+		a, b := m.newTask(p, 0), m.newTask(p+1, 0)
 		q.push(a)
 		q.push(b)
 		if got := q.pop(); got != b {
