@@ -60,8 +60,13 @@ type RateLimiter struct {
 	// mu makes Start's taking a token and leaving pending one step, and
 	// the slow path of Admit's reading of both a consistent snapshot, so
 	// that no job is counted twice or not at all. It also orders the
-	// updates of floor. Taken before the bucket's own lock.
-	mu sync.Mutex
+	// updates of floor, and the times handed to the bucket (see at). Every
+	// call that changes the bucket is made with mu held. Taken before the
+	// bucket's own lock.
+	mu   sync.Mutex
+	last time.Time // the latest time handed to the bucket; guarded by mu
+
+	afterClock func() // tests only: called by Start after it reads the clock
 }
 
 // RateLimitOption configures NewRateLimiter. Options are immutable values,
@@ -96,8 +101,8 @@ func WithMaxWait(d time.Duration) RateLimitOption {
 // or if burst is 0 with a finite limit (no job could ever start).
 func NewRateLimiter(limit rate.Limit, burst int, opts ...RateLimitOption) *RateLimiter {
 	checkRate("NewRateLimiter", limit, burst)
-	l := &RateLimiter{lim: rate.NewLimiter(limit, burst), maxWait: -1}
-	l.resetFloor(time.Now())
+	l := &RateLimiter{lim: rate.NewLimiter(limit, burst), maxWait: -1, last: time.Now()}
+	l.resetFloor(l.last)
 	for _, o := range opts {
 		if o != nil {
 			o.applyRateLimit(l)
@@ -119,7 +124,7 @@ func (l *RateLimiter) SetLimit(limit rate.Limit) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	checkRate("SetLimit", limit, l.lim.Burst())
-	now := time.Now()
+	now := l.at(time.Now())
 	l.lim.SetLimitAt(now, limit)
 	l.resetFloor(now)
 }
@@ -130,7 +135,7 @@ func (l *RateLimiter) SetBurst(burst int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	checkRate("SetBurst", l.lim.Limit(), burst)
-	now := time.Now()
+	now := l.at(time.Now())
 	l.lim.SetBurstAt(now, burst)
 	l.resetFloor(now)
 }
@@ -165,7 +170,7 @@ func (l *RateLimiter) admitSlow(ctx context.Context) error {
 	budget, _ := l.budget(ctx, now)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.resetFloor(now)
+	l.resetFloor(l.at(now))
 	tokens := l.getFloor()
 	p := l.pending.Load()
 	need := float64(p+1) - tokens
@@ -188,8 +193,9 @@ func (l *RateLimiter) Start(ctx context.Context, _ Ticket) (Ticket, error) {
 		l.pending.Add(-1)
 		return 0, err
 	}
-	now := time.Now()
+	now := l.clock()
 	l.mu.Lock()
+	now = l.at(now)
 	l.setFloor(l.getFloor() - 1)
 	l.pending.Add(-1)
 	if l.lim.AllowN(now, 1) {
@@ -211,7 +217,7 @@ func (l *RateLimiter) Start(ctx context.Context, _ Ticket) (Ticket, error) {
 		return 0, nil
 	}
 	if budget, bounded := l.budget(ctx, now); bounded && delay > budget {
-		r.CancelAt(now) // the floor stays a lower bound: it does not rise
+		l.cancel(r) // the floor stays a lower bound: it does not rise
 		return 0, rateLimited(delay, budget)
 	}
 	t := time.NewTimer(delay)
@@ -220,9 +226,43 @@ func (l *RateLimiter) Start(ctx context.Context, _ Ticket) (Ticket, error) {
 		return 0, nil
 	case <-ctx.Done():
 		t.Stop()
-		r.Cancel() // gives the token back to the jobs behind
+		l.cancel(r) // gives the token back to the jobs behind
 		return 0, ctx.Err()
 	}
+}
+
+// cancel gives r's token back, at a time in order with the bucket's others.
+func (l *RateLimiter) cancel(r *rate.Reservation) {
+	now := time.Now()
+	l.mu.Lock()
+	r.CancelAt(l.at(now))
+	l.mu.Unlock()
+}
+
+// clock reads the time for Start. It is read before mu is taken, so that
+// the clock's cost is not paid while others wait for mu.
+func (l *RateLimiter) clock() time.Time {
+	now := time.Now()
+	if l.afterClock != nil {
+		l.afterClock()
+	}
+	return now
+}
+
+// at returns the time to hand the bucket for now, a clock reading taken
+// before mu: now, or the latest time the bucket already has if that is
+// later, which the caller's own reading may trail when it lost the CPU
+// between reading the clock and taking mu. Either is a moment within the
+// caller's call: the later one was read before mu was last released.
+// Handed a time earlier than its last, golang.org/x/time/rate moves its
+// clock back and refills that span again (golang/go#56287), creating tokens
+// that break guarantee 7's bound. Requires mu held.
+func (l *RateLimiter) at(now time.Time) time.Time {
+	if now.Before(l.last) {
+		return l.last
+	}
+	l.last = now
+	return now
 }
 
 // Done implements Guard. A token is spent once its job starts, whatever
