@@ -226,6 +226,9 @@ func (l *RateLimiter) Start(ctx context.Context, _ Ticket) (Ticket, error) {
 	if !r.OK() {
 		return 0, rateLimited(rate.InfDuration, 0) // burst 0 and a finite limit, set concurrently
 	}
+	// The wait is counted from the clock now, not from the reading the
+	// token was taken at, which trails it when this goroutine lost the CPU.
+	now = time.Now()
 	delay := r.DelayFrom(now)
 	if delay == 0 {
 		return 0, nil
