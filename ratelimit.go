@@ -42,9 +42,11 @@ import (
 //
 // A RateLimiter is safe for concurrent use, and one RateLimiter may guard
 // several pools, which then share its rate. When tokens are there,
-// Admit+Start+Done costs about as much as rate.Limiter.Wait (Admit is a
-// few atomic operations, Start one mutex and the bucket's lock) and does
-// not allocate; a job that waits allocates a timer.
+// Admit+Start+Done costs about as much as rate.Limiter.Wait: 150 against
+// 140 ns a call with two callers at once on a shared 2-core machine, 133
+// against 124 with one. Admit is one atomic add (a CAS with a bound);
+// Start is a clock reading, one mutex and the bucket's lock (Start says
+// why not less). It does not allocate; a job that waits allocates a timer.
 type RateLimiter struct {
 	lim     *rate.Limiter
 	maxWait time.Duration // < 0: no bound of its own, only ctx's deadline
@@ -227,9 +229,9 @@ func (l *RateLimiter) admitSlow(ctx context.Context) error {
 //
 // So a start is one pass of the bucket under mu and its lock, as
 // rate.Limiter.Wait is one clock reading and two passes under the bucket's
-// lock. A lock-free bucket (a CAS on the time it would be empty) costs
-// about 70 ns against this 180 with two callers at once
-// (BenchmarkRateLimiterGuard), but it would replace x/time's bucket, not
+// lock. A lock-free bucket (a CAS on the time it would be empty) costs a
+// third of this with two callers at once (43 against 132 ns,
+// BenchmarkRateLimiterGuard), but it would replace x/time's bucket, not
 // guard it.
 func (l *RateLimiter) Start(ctx context.Context, _ Ticket) (Ticket, error) {
 	if err := ctx.Err(); err != nil {
