@@ -103,6 +103,8 @@ type Batcher[In, Out any] struct {
 
 	mu       sync.Mutex
 	pending  dlist[*batchItem[In, Out]] // submitted, not cut yet, oldest first
+	watched  int                        // pending items with a ctx watcher (stop set)
+	stamp    int64                      // the last arrival time read (enqueueLocked)
 	waiters  dlist[*batchWaiter[In, Out]]
 	running  dlist[*batch[In, Out]] // batches handed to fn or to runOn
 	nextSeq  uint64                 // seq of the next accepted item
@@ -193,11 +195,14 @@ func (b *Batcher[In, Out]) Submit(ctx context.Context, item In) (*Future[Out], e
 		return b.rejectUnlock(err)
 	}
 	if b.pending.n < b.cap {
-		now := b.now()
-		b.enqueueLocked(it, now)
-		if b.pending.n == 1 || b.pending.n >= b.size {
-			// A new head or a full batch. Otherwise nothing changed: after
-			// every pump the head is not due or no slot is free.
+		now := b.enqueueLocked(it, -1)
+		if b.pending.n == 1 || (b.pending.n >= b.size && b.running.n < b.maxRunning) {
+			// A new head, or a full batch and a free slot. Otherwise
+			// nothing changed: after every pump the head is not due or no
+			// slot is free.
+			if now < 0 {
+				now = b.now()
+			}
 			b.pumpLocked(now)
 		}
 		b.mu.Unlock()

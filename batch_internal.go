@@ -88,18 +88,36 @@ func (b *Batcher[In, Out]) rejectUnlock(err error) (*Future[Out], error) {
 	return nil, err
 }
 
-// enqueueLocked accepts it as pending. The caller pumps. Requires b.mu held.
-func (b *Batcher[In, Out]) enqueueLocked(it *batchItem[In, Out], now int64) {
+// enqueueLocked accepts it as pending and returns the time it read, or now
+// as given (-1: not read) if it needed none. The caller pumps. Requires b.mu
+// held.
+//
+// Only an item that can become the head of the pending list needs its own
+// arrival time (the head's age decides a wait cut); the others take the
+// last time read, which is no later than their arrival, so a mistake here
+// could only cut a batch early, never late. Cuts take exactly b.size items
+// or all of them, so while no item ahead can leave (none is watched), an
+// item becomes the head only if its place in the list is a multiple of
+// b.size. That saves a clock read (about 25 ns) on all other items.
+func (b *Batcher[In, Out]) enqueueLocked(it *batchItem[In, Out], now int64) int64 {
+	if b.pending.n%b.size == 0 || b.watched > 0 {
+		if now < 0 {
+			now = b.now()
+		}
+		b.stamp = now
+	}
+	it.enq = b.stamp
 	it.seq = b.nextSeq
 	b.nextSeq++
-	it.enq = now
 	it.queued = true
 	b.pending.push(it)
 	b.submitted++
 	if ctx := it.ctx; ctx.Done() != nil {
 		// Registered under b.mu, so the batch goroutine that cuts it sees stop.
 		it.stop = context.AfterFunc(ctx, func() { b.leave(it) })
+		b.watched++
 	}
+	return now
 }
 
 // waitForRoom parks a Submit until the pending items leave room, ctx ends
@@ -198,6 +216,9 @@ func (b *Batcher[In, Out]) cutLocked(now int64) *batch[In, Out] {
 		it := b.pending.pop()
 		it.queued = false
 		it.batch = bt
+		if it.stop != nil {
+			b.watched--
+		}
 		bt.items[i] = it
 	}
 	b.running.push(bt)
@@ -273,6 +294,7 @@ func (b *Batcher[In, Out]) leave(it *batchItem[In, Out]) {
 		return
 	}
 	b.pending.remove(it)
+	b.watched-- // it has a watcher: only a watcher calls leave
 	it.queued = false
 	it.left = true
 	b.canceled++
@@ -299,6 +321,7 @@ func (b *Batcher[In, Out]) giveUp(err error) {
 		b.canceled++
 		it.fut.fail(ErrClosed)
 		if it.stop != nil {
+			b.watched--
 			stops = append(stops, it.stop)
 		}
 	}
