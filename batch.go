@@ -117,7 +117,13 @@ type Batcher[In, Out any] struct {
 	drained   chan struct{} // closed at stateDone
 	closeSet  bool          // closeErr is final
 	closeErr  error
-	closeWait []*batchItem[In, Out] // items Close flushes, for its error
+	closeWait []*Future[Out] // items Close flushes, for its error
+
+	freeItems   dlist[*batchItem[In, Out]] // records for reuse
+	freeBatches dlist[*batch[In, Out]]     // batches for reuse
+	futs        []Future[Out]              // the rest of the current block of Futures
+	futureBlock int                        // Futures per block
+	nextBatchID uint32                     // the id of the next batch cut
 
 	submitted, rejected, completed, failed, canceled uint64
 	busy                                             int // items in running batches
@@ -162,6 +168,8 @@ func NewBatcher[In, Out any](fn BatchFunc[In, Out], opts ...BatchOption) *Batche
 		armedAt:     -1,
 		drained:     make(chan struct{}),
 		nextSeq:     1,
+		futureBlock: futureBlock[Out](),
+		nextBatchID: firstBatchID,
 	}
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	return b
@@ -188,13 +196,13 @@ func (b *Batcher[In, Out]) Submit(ctx context.Context, item In) (*Future[Out], e
 		b.mu.Unlock()
 		return nil, errNilContext
 	}
-	it := &batchItem[In, Out]{in: item}
-	it.ctx = ctx
 	b.mu.Lock()
 	if err := b.admitLocked(ctx); err != nil {
 		return b.rejectUnlock(err)
 	}
 	if b.pending.n < b.cap {
+		it := b.newItemLocked(ctx, item)
+		f := it.fut // once unlocked, it is the batch goroutine's
 		now := b.enqueueLocked(it, -1)
 		if b.pending.n == 1 || (b.pending.n >= b.size && b.running.n < b.maxRunning) {
 			// A new head, or a full batch and a free slot. Otherwise
@@ -206,12 +214,12 @@ func (b *Batcher[In, Out]) Submit(ctx context.Context, item In) (*Future[Out], e
 			b.pumpLocked(now)
 		}
 		b.mu.Unlock()
-		return &it.fut, nil
+		return f, nil
 	}
 	if b.nonBlocking {
 		return b.rejectUnlock(errQueueFull)
 	}
-	return b.waitForRoom(ctx, it)
+	return b.waitForRoom(ctx, b.newItemLocked(ctx, item))
 }
 
 // Flush cuts the pending items into batches, as many as the batch size
@@ -229,18 +237,18 @@ func (b *Batcher[In, Out]) Flush(ctx context.Context) error {
 		return errNilContextFlush
 	}
 	b.mu.Lock()
-	items := b.inFlightLocked()
+	futs := b.inFlightLocked()
 	b.flushSeq = b.nextSeq
 	b.pumpLocked(b.now())
 	b.mu.Unlock()
-	for _, it := range items {
+	for _, f := range futs {
 		select {
-		case <-it.fut.Done():
+		case <-f.Done():
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 	}
-	return joinItemErrors(items)
+	return joinItemErrors(futs)
 }
 
 // Close stops intake at once (later Submits return ErrClosed), cuts the

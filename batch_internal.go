@@ -5,14 +5,21 @@ import (
 	"errors"
 	"math/bits"
 	"time"
+	"unsafe"
 )
 
 // The Batcher's moving parts. Ownership:
 //
 //   - b.mu guards the pending list, the waiters, the running list, the timer,
-//     the state and every counter. An item's links, seq, enq, queued, left and
-//     batch fields are guarded by b.mu until its batch is cut; after that only
-//     the goroutine running the batch touches the item.
+//     the state, the free records and Futures, and every counter. An item's
+//     fields are guarded by b.mu until its batch is cut; after that only the
+//     goroutine running the batch touches the item, until finish gives the
+//     record back under b.mu.
+//   - Item records and batches are recycled: they hold only bookkeeping, and
+//     nothing outside the Batcher keeps them. A ctx watcher that fires late
+//     checks the item's seq, so it cannot act on a record's next item.
+//     Futures are never recycled (a caller may keep one forever); they are
+//     allocated in small blocks (newFutureLocked).
 //   - A batch goroutine (run: started by a pump, or the timer's own
 //     goroutine when it cut the batch) owns the batches it cuts: it calls the
 //     BatchFunc and resolves the items with b.mu released, and holds its slot
@@ -20,7 +27,9 @@ import (
 //     cannot finish early and, with one slot, batches resolve in order.
 //   - Futures resolve exactly once (Future.resolve); an item resolves either
 //     by leaving the pending list (its ctx ended, or Close gave up), under
-//     b.mu, or from its batch's outcome, in the batch goroutine.
+//     b.mu, or from its batch's outcome, in the batch goroutine. The Future's
+//     tag tells Flush and Close how: tagLeft, or the batch's id for a
+//     batch-wide error.
 
 // Why a batch was cut.
 const (
@@ -31,19 +40,25 @@ const (
 	reasonClose
 )
 
-// batchItem is one submitted item. Its Future lives inside it, so an item
-// costs one allocation.
+// Future tags (Future.resolveTag) set by the Batcher. Any other non-zero
+// tag is the id of the batch whose batch-wide error the item got.
+const (
+	tagNone uint32 = iota // a result, an item's own error, or ErrClosed
+	tagLeft               // left the batch because its caller's ctx ended
+	firstBatchID
+)
+
+// batchItem is the bookkeeping of one submitted item, recycled (newItemLocked,
+// freeItemLocked). Its Future is allocated apart, as the caller may keep it.
 type batchItem[In, Out any] struct {
-	fut                        Future[Out]
+	fut                        *Future[Out]
 	in                         In
 	ctx                        context.Context // the caller's
 	stop                       func() bool     // stops the ctx watcher; nil when ctx cannot end
-	seq                        uint64          // arrival order
+	seq                        uint64          // arrival order; unique, also across reuse
 	enq                        int64           // arrival time, ns since b.epoch
 	queued                     bool            // still pending (not cut, not left)
-	links[*batchItem[In, Out]]                 // pending list
-	batch                      *batch[In, Out] // set when cut
-	left                       bool            // left because its caller's ctx ended
+	links[*batchItem[In, Out]]                 // pending list or free list
 }
 
 // batchWaiter is a Submit blocked on a full Batcher. ready receives nil once
@@ -54,12 +69,13 @@ type batchWaiter[In, Out any] struct {
 	links[*batchWaiter[In, Out]]
 }
 
-// batch is a cut batch. err, when not nil, is the error every item got.
+// batch is a cut batch, recycled with its slices (newBatchLocked).
 type batch[In, Out any] struct {
 	items                  []*batchItem[In, Out]
+	ins                    []In   // the items' values, handed to the BatchFunc
+	id                     uint32 // tags its items' batch-wide error
 	reason                 int
-	err                    error
-	links[*batch[In, Out]] // running list
+	links[*batch[In, Out]] // running list or free list
 }
 
 // batchResult is a batch's outcome before it is delivered to the items.
@@ -114,7 +130,8 @@ func (b *Batcher[In, Out]) enqueueLocked(it *batchItem[In, Out], now int64) int6
 	b.submitted++
 	if ctx := it.ctx; ctx.Done() != nil {
 		// Registered under b.mu, so the batch goroutine that cuts it sees stop.
-		it.stop = context.AfterFunc(ctx, func() { b.leave(it) })
+		seq := it.seq
+		it.stop = context.AfterFunc(ctx, func() { b.leave(it, seq) })
 		b.watched++
 	}
 	return now
@@ -125,6 +142,7 @@ func (b *Batcher[In, Out]) enqueueLocked(it *batchItem[In, Out], now int64) int6
 // Waiters are served first come, first served.
 func (b *Batcher[In, Out]) waitForRoom(ctx context.Context, it *batchItem[In, Out]) (*Future[Out], error) {
 	w := &batchWaiter[In, Out]{it: it, ready: make(chan error, 1)}
+	f := it.fut // once granted, it is the batch goroutine's
 	b.waiters.push(w)
 	b.mu.Unlock()
 	select {
@@ -132,11 +150,12 @@ func (b *Batcher[In, Out]) waitForRoom(ctx context.Context, it *batchItem[In, Ou
 		if err != nil {
 			return nil, err
 		}
-		return &it.fut, nil
+		return f, nil
 	case <-ctx.Done():
 	}
 	b.mu.Lock()
 	if b.waiters.remove(w) {
+		b.freeItemLocked(it)
 		return b.rejectUnlock(ctx.Err())
 	}
 	b.mu.Unlock()
@@ -144,7 +163,7 @@ func (b *Batcher[In, Out]) waitForRoom(ctx context.Context, it *batchItem[In, Ou
 	if err := <-w.ready; err != nil {
 		return nil, err
 	}
-	return &it.fut, nil
+	return f, nil
 }
 
 // grantLocked moves waiters into the room there is, and reports whether it
@@ -155,6 +174,7 @@ func (b *Batcher[In, Out]) grantLocked(now int64) bool {
 		w := b.waiters.pop()
 		if err := b.admitLocked(w.it.ctx); err != nil {
 			b.rejected++
+			b.freeItemLocked(w.it)
 			w.ready <- err
 			continue
 		}
@@ -211,15 +231,16 @@ func (b *Batcher[In, Out]) cutLocked(now int64) *batch[In, Out] {
 		return nil
 	}
 	n := min(b.size, b.pending.n)
-	bt := &batch[In, Out]{items: make([]*batchItem[In, Out], n), reason: reason}
-	for i := range n {
+	bt := b.newBatchLocked()
+	bt.reason = reason
+	for range n {
 		it := b.pending.pop()
 		it.queued = false
-		it.batch = bt
+		it.ctx = nil // not needed any more; the record may outlive it
 		if it.stop != nil {
 			b.watched--
 		}
-		bt.items[i] = it
+		bt.items = append(bt.items, it)
 	}
 	b.running.push(bt)
 	b.busy += n
@@ -285,20 +306,22 @@ func (b *Batcher[In, Out]) onTimer() {
 	}
 }
 
-// leave runs when a pending item's ctx ends: the item leaves and resolves
-// with the ctx error at once. Once its batch is cut it stays.
-func (b *Batcher[In, Out]) leave(it *batchItem[In, Out]) {
+// leave runs when the ctx of the item with seq ends: if the item is still
+// pending it leaves and resolves with the ctx error at once. Once its batch
+// is cut it stays. The record may have moved on to another item (seq tells).
+func (b *Batcher[In, Out]) leave(it *batchItem[In, Out], seq uint64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if !it.queued {
+	if !it.queued || it.seq != seq {
 		return
 	}
 	b.pending.remove(it)
 	b.watched-- // it has a watcher: only a watcher calls leave
 	it.queued = false
-	it.left = true
 	b.canceled++
-	it.fut.fail(it.ctx.Err())
+	var zero Out
+	it.fut.resolveTag(zero, it.ctx.Err(), tagLeft)
+	b.freeItemLocked(it)
 	b.pumpLocked(b.now())
 	b.checkDrainedLocked()
 }
@@ -324,6 +347,7 @@ func (b *Batcher[In, Out]) giveUp(err error) {
 			b.watched--
 			stops = append(stops, it.stop)
 		}
+		b.freeItemLocked(it)
 	}
 	b.checkDrainedLocked()
 	b.mu.Unlock()
@@ -350,37 +374,105 @@ func (b *Batcher[In, Out]) checkDrainedLocked() {
 // oldest first; each batch's items stay together. An item resolved already
 // is left out: its caller could see its outcome before Flush or Close began.
 // Requires b.mu held.
-func (b *Batcher[In, Out]) inFlightLocked() []*batchItem[In, Out] {
-	items := make([]*batchItem[In, Out], 0, b.pending.n+b.busy)
+func (b *Batcher[In, Out]) inFlightLocked() []*Future[Out] {
+	futs := make([]*Future[Out], 0, b.pending.n+b.busy)
 	for bt := b.running.head; bt != nil; bt = bt.next {
 		for _, it := range bt.items {
 			if !it.fut.isResolved() {
-				items = append(items, it)
+				futs = append(futs, it.fut)
 			}
 		}
 	}
 	for it := b.pending.head; it != nil; it = it.next {
-		items = append(items, it)
+		futs = append(futs, it.fut)
 	}
-	return items
+	return futs
 }
 
-// joinItemErrors joins the errors of resolved items, a batch-wide error once
-// per batch, skipping items that left on their own ctx.
-func joinItemErrors[In, Out any](items []*batchItem[In, Out]) error {
+// joinItemErrors joins the errors of resolved Futures, listed as
+// inFlightLocked lists them: a batch-wide error once per batch (a batch's
+// items are next to each other), skipping items that left on their own ctx.
+func joinItemErrors[Out any](futs []*Future[Out]) error {
 	var errs []error
-	var last *batch[In, Out]
-	for _, it := range items {
-		if it.left || it.fut.err == nil {
+	var last uint32
+	for _, f := range futs {
+		if f.err == nil || f.tag == tagLeft {
 			continue
 		}
-		if bt := it.batch; bt != nil && bt.err != nil {
-			if bt == last {
+		if f.tag != tagNone {
+			if f.tag == last {
 				continue
 			}
-			last = bt
+			last = f.tag
 		}
-		errs = append(errs, it.fut.err)
+		errs = append(errs, f.err)
 	}
 	return errors.Join(errs...)
+}
+
+// newItemLocked returns a record for item in with a new Future, recycled if
+// one is free. Requires b.mu held.
+func (b *Batcher[In, Out]) newItemLocked(ctx context.Context, in In) *batchItem[In, Out] {
+	it := b.freeItems.pop()
+	if it == nil {
+		it = new(batchItem[In, Out])
+	}
+	it.in, it.ctx, it.fut = in, ctx, b.newFutureLocked()
+	return it
+}
+
+// freeItemLocked keeps it for reuse, unless enough are kept already. The
+// item is resolved, or never was accepted. Requires b.mu held.
+func (b *Batcher[In, Out]) freeItemLocked(it *batchItem[In, Out]) {
+	var zero In
+	it.in, it.ctx, it.stop, it.fut = zero, nil, nil, nil
+	if b.freeItems.n < b.cap+b.size {
+		b.freeItems.push(it)
+	}
+}
+
+// newFutureLocked hands out the next Future of the current block. Futures
+// come in blocks of futureBlock (about 1 KB), which saves an allocation per
+// item; the price is that a Future the caller keeps keeps its block, and the
+// results and errors in it, reachable. Requires b.mu held.
+func (b *Batcher[In, Out]) newFutureLocked() *Future[Out] {
+	if len(b.futs) == 0 {
+		b.futs = make([]Future[Out], b.futureBlock)
+	}
+	f := &b.futs[0]
+	b.futs = b.futs[1:]
+	return f
+}
+
+// futureBlock is how many Futures of this type make about 1 KB, 1 to 32.
+func futureBlock[Out any]() int {
+	return max(1, min(32, 1024/int(unsafe.Sizeof(Future[Out]{}))))
+}
+
+// newBatchLocked returns an empty batch with a new id, recycled if one is
+// free. Requires b.mu held.
+func (b *Batcher[In, Out]) newBatchLocked() *batch[In, Out] {
+	bt := b.freeBatches.pop()
+	if bt == nil {
+		bt = new(batch[In, Out])
+	}
+	bt.id = b.nextBatchID
+	if b.nextBatchID++; b.nextBatchID < firstBatchID {
+		b.nextBatchID = firstBatchID
+	}
+	return bt
+}
+
+// freeBatchLocked gives bt's item records back and keeps bt for reuse, with
+// its slices, unless enough are kept already. Requires b.mu held.
+func (b *Batcher[In, Out]) freeBatchLocked(bt *batch[In, Out]) {
+	for _, it := range bt.items {
+		b.freeItemLocked(it)
+	}
+	clear(bt.items)
+	clear(bt.ins)
+	bt.items, bt.ins = bt.items[:0], bt.ins[:0]
+	if b.freeBatches.n < b.maxRunning {
+		b.freeBatches.push(bt)
+	}
 }

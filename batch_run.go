@@ -52,20 +52,29 @@ func (b *Batcher[In, Out]) finish(bt *batch[In, Out], res batchResult[Out]) *bat
 	}
 	b.mu.Unlock()
 	// Counted before resolving, so Stats read after a Wait include the item.
-	bt.err = res.err
-	for i, it := range bt.items {
-		switch {
-		case res.err != nil:
-			it.fut.fail(res.err)
-		case res.errs != nil && res.errs[i] != nil:
-			it.fut.fail(res.errs[i])
-		default:
+	var zero Out
+	switch {
+	case res.err != nil:
+		for _, it := range bt.items {
+			it.fut.resolveTag(zero, res.err, bt.id)
+		}
+	case res.errs != nil:
+		for i, it := range bt.items {
+			if err := res.errs[i]; err != nil {
+				it.fut.fail(err)
+			} else {
+				it.fut.resolve(res.outs[i], nil)
+			}
+		}
+	default:
+		for i, it := range bt.items {
 			it.fut.resolve(res.outs[i], nil)
 		}
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.running.remove(bt)
+	b.freeBatchLocked(bt)
 	now := b.now()
 	next := b.cutLocked(now)
 	b.pumpLocked(now)
@@ -77,13 +86,15 @@ func (b *Batcher[In, Out]) finish(bt *batch[In, Out], res batchResult[Out]) *bat
 // judges what it returned. It runs with b.mu released.
 func (b *Batcher[In, Out]) exec(bt *batch[In, Out]) batchResult[Out] {
 	var zero In
-	ins := make([]In, len(bt.items))
-	for i, it := range bt.items {
+	ins := bt.ins
+	for _, it := range bt.items {
 		if it.stop != nil {
 			it.stop() // its ctx no longer matters
 		}
-		ins[i], it.in = it.in, zero
+		ins = append(ins, it.in)
+		it.in = zero
 	}
+	bt.ins = ins
 	ctx, cancel := b.ctx, context.CancelFunc(nil)
 	if b.timeout > 0 {
 		ctx, cancel = context.WithTimeout(b.ctx, b.timeout)

@@ -31,6 +31,10 @@ type Future[T any] struct {
 	// state goes pending -> resolving -> resolved, once; val and err are
 	// written in between, so they may be read once state is resolved.
 	state atomic.Uint32
+	// tag is the resolver's note on how the outcome came about, written
+	// with val and err (resolveTag); 0 unless the resolver sets one. It
+	// fills the padding after state, so it costs no space.
+	tag uint32
 	// ch is the chan struct{} that the first Done call before resolve made
 	// (nil until then), stored as a pointer so it can be swapped in
 	// atomically; resolve closes it.
@@ -117,10 +121,16 @@ func (f *Future[T]) Result() (r Result[T], ok bool) {
 // resolved; callers own the exactly-once rule and treat false as a bug.
 // It takes no lock.
 func (f *Future[T]) resolve(v T, err error) bool {
+	return f.resolveTag(v, err, 0)
+}
+
+// resolveTag is resolve that also records tag, which may be read once the
+// Future is resolved.
+func (f *Future[T]) resolveTag(v T, err error, tag uint32) bool {
 	if !f.state.CompareAndSwap(futurePending, futureResolving) {
 		return false
 	}
-	f.val, f.err = v, err
+	f.val, f.err, f.tag = v, err, tag
 	f.state.Store(futureResolved)
 	if p := atomic.LoadPointer(&f.ch); p != nil {
 		close(ptrChan(p))
