@@ -102,9 +102,9 @@ type Batcher[In, Out any] struct {
 	cancel      context.CancelFunc // cancels ctx
 
 	mu       sync.Mutex
-	pending  dlist[*batchItem[In, Out]] // submitted, not cut yet, oldest first
-	watched  int                        // pending items with a ctx watcher (stop set)
-	stamp    int64                      // the last arrival time read (enqueueLocked)
+	pending  pendingRing[In, Out] // submitted, not cut yet, oldest first
+	watched  int                  // pending items with a ctx watcher (stop set)
+	stamp    int64                // the last arrival time read (enqueueLocked)
 	waiters  dlist[*batchWaiter[In, Out]]
 	running  dlist[*batch[In, Out]] // batches handed to fn or to runOn
 	nextSeq  uint64                 // seq of the next accepted item
@@ -119,11 +119,10 @@ type Batcher[In, Out any] struct {
 	closeErr  error
 	closeWait []*Future[Out] // items Close flushes, for its error
 
-	freeItems   dlist[*batchItem[In, Out]] // records for reuse
-	freeBatches dlist[*batch[In, Out]]     // batches for reuse
-	futs        []Future[Out]              // the rest of the current block of Futures
-	futureBlock int                        // Futures per block
-	nextBatchID uint32                     // the id of the next batch cut
+	freeBatches dlist[*batch[In, Out]] // batches for reuse
+	futs        []Future[Out]          // the rest of the current block of Futures
+	futureBlock int                    // Futures per block
+	nextBatchID uint32                 // the id of the next batch cut
 
 	submitted, rejected, completed, failed, canceled uint64
 	busy                                             int // items in running batches
@@ -201,9 +200,8 @@ func (b *Batcher[In, Out]) Submit(ctx context.Context, item In) (*Future[Out], e
 		return b.rejectUnlock(err)
 	}
 	if b.pending.n < b.cap {
-		it := b.newItemLocked(ctx, item)
-		f := it.fut // once unlocked, it is the batch goroutine's
-		now := b.enqueueLocked(it, -1)
+		f := b.newFutureLocked()
+		now := b.enqueueLocked(ctx, item, f, -1)
 		if b.pending.n == 1 || (b.pending.n >= b.size && b.running.n < b.maxRunning) {
 			// A new head, or a full batch and a free slot. Otherwise
 			// nothing changed: after every pump the head is not due or no
@@ -219,7 +217,7 @@ func (b *Batcher[In, Out]) Submit(ctx context.Context, item In) (*Future[Out], e
 	if b.nonBlocking {
 		return b.rejectUnlock(errQueueFull)
 	}
-	return b.waitForRoom(ctx, b.newItemLocked(ctx, item))
+	return b.waitForRoom(ctx, item)
 }
 
 // Flush cuts the pending items into batches, as many as the batch size

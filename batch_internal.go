@@ -10,16 +10,17 @@ import (
 
 // The Batcher's moving parts. Ownership:
 //
-//   - b.mu guards the pending list, the waiters, the running list, the timer,
-//     the state, the free records and Futures, and every counter. An item's
-//     fields are guarded by b.mu until its batch is cut; after that only the
-//     goroutine running the batch touches the item, until finish gives the
-//     record back under b.mu.
-//   - Item records and batches are recycled: they hold only bookkeeping, and
-//     nothing outside the Batcher keeps them. A ctx watcher that fires late
-//     checks the item's seq, so it cannot act on a record's next item.
-//     Futures are never recycled (a caller may keep one forever); they are
-//     allocated in small blocks (newFutureLocked).
+//   - b.mu guards the pending ring, the waiters, the running list, the
+//     timer, the state, the free batches and Futures, and every counter. A
+//     pending item lives in the ring (batch_ring.go) as a value; cutting
+//     copies it into the batch. A batch's slices are touched under b.mu
+//     until it is cut, then only by the goroutine running it, until finish
+//     gives the batch back under b.mu.
+//   - Batches are recycled with their slices: nothing outside the Batcher
+//     keeps them (a BatchFunc must not keep its items). A ctx watcher finds
+//     its item by seq, so one that fires late finds nothing. Futures are
+//     never recycled (a caller may keep one forever); they are allocated in
+//     small blocks (newFutureLocked).
 //   - A batch goroutine (run: started by a pump, or the timer's own
 //     goroutine when it cut the batch) owns the batches it cuts: it calls the
 //     BatchFunc and resolves the items with b.mu released, and holds its slot
@@ -48,32 +49,22 @@ const (
 	firstBatchID
 )
 
-// batchItem is the bookkeeping of one submitted item, recycled (newItemLocked,
-// freeItemLocked). Its Future is allocated apart, as the caller may keep it.
-type batchItem[In, Out any] struct {
-	fut                        *Future[Out]
-	in                         In
-	ctx                        context.Context // the caller's
-	stop                       func() bool     // stops the ctx watcher; nil when ctx cannot end
-	seq                        uint64          // arrival order; unique, also across reuse
-	enq                        int64           // arrival time, ns since b.epoch
-	queued                     bool            // still pending (not cut, not left)
-	links[*batchItem[In, Out]]                 // pending list or free list
-}
-
 // batchWaiter is a Submit blocked on a full Batcher. ready receives nil once
 // the item is pending, or the reason it will not be.
 type batchWaiter[In, Out any] struct {
-	it    *batchItem[In, Out]
+	ctx   context.Context
+	in    In
+	fut   *Future[Out]
 	ready chan error // capacity 1
 	links[*batchWaiter[In, Out]]
 }
 
 // batch is a cut batch, recycled with its slices (newBatchLocked).
 type batch[In, Out any] struct {
-	items                  []*batchItem[In, Out]
-	ins                    []In   // the items' values, handed to the BatchFunc
-	id                     uint32 // tags its items' batch-wide error
+	futs                   []*Future[Out] // the items' Futures
+	ins                    []In           // the items' values, handed to the BatchFunc
+	stops                  []func() bool  // the items' ctx watchers, where there are any
+	id                     uint32         // tags its items' batch-wide error
 	reason                 int
 	links[*batch[In, Out]] // running list or free list
 }
@@ -115,34 +106,32 @@ func (b *Batcher[In, Out]) rejectUnlock(err error) (*Future[Out], error) {
 // or all of them, so while no item ahead can leave (none is watched), an
 // item becomes the head only if its place in the list is a multiple of
 // b.size. That saves a clock read (about 25 ns) on all other items.
-func (b *Batcher[In, Out]) enqueueLocked(it *batchItem[In, Out], now int64) int64 {
+func (b *Batcher[In, Out]) enqueueLocked(ctx context.Context, in In, f *Future[Out], now int64) int64 {
 	if b.pending.n%b.size == 0 || b.watched > 0 {
 		if now < 0 {
 			now = b.now()
 		}
 		b.stamp = now
 	}
-	it.enq = b.stamp
-	it.seq = b.nextSeq
+	s := pendingSlot[In, Out]{fut: f, in: in, seq: b.nextSeq, enq: b.stamp}
 	b.nextSeq++
-	it.queued = true
-	b.pending.push(it)
-	b.submitted++
-	if ctx := it.ctx; ctx.Done() != nil {
+	if ctx.Done() != nil {
 		// Registered under b.mu, so the batch goroutine that cuts it sees stop.
-		seq := it.seq
-		it.stop = context.AfterFunc(ctx, func() { b.leave(it, seq) })
+		seq := s.seq
+		s.stop = context.AfterFunc(ctx, func() { b.leave(ctx, seq) })
 		b.watched++
 	}
+	b.pending.push(s)
+	b.submitted++
 	return now
 }
 
 // waitForRoom parks a Submit until the pending items leave room, ctx ends
 // or the Batcher closes. Called with b.mu held; returns with it released.
 // Waiters are served first come, first served.
-func (b *Batcher[In, Out]) waitForRoom(ctx context.Context, it *batchItem[In, Out]) (*Future[Out], error) {
-	w := &batchWaiter[In, Out]{it: it, ready: make(chan error, 1)}
-	f := it.fut // once granted, it is the batch goroutine's
+func (b *Batcher[In, Out]) waitForRoom(ctx context.Context, in In) (*Future[Out], error) {
+	f := b.newFutureLocked()
+	w := &batchWaiter[In, Out]{ctx: ctx, in: in, fut: f, ready: make(chan error, 1)}
 	b.waiters.push(w)
 	b.mu.Unlock()
 	select {
@@ -155,7 +144,6 @@ func (b *Batcher[In, Out]) waitForRoom(ctx context.Context, it *batchItem[In, Ou
 	}
 	b.mu.Lock()
 	if b.waiters.remove(w) {
-		b.freeItemLocked(it)
 		return b.rejectUnlock(ctx.Err())
 	}
 	b.mu.Unlock()
@@ -172,13 +160,12 @@ func (b *Batcher[In, Out]) grantLocked(now int64) bool {
 	granted := false
 	for b.waiters.n > 0 && b.pending.n < b.cap {
 		w := b.waiters.pop()
-		if err := b.admitLocked(w.it.ctx); err != nil {
+		if err := b.admitLocked(w.ctx); err != nil {
 			b.rejected++
-			b.freeItemLocked(w.it)
 			w.ready <- err
 			continue
 		}
-		b.enqueueLocked(w.it, now)
+		b.enqueueLocked(w.ctx, w.in, w.fut, now)
 		w.ready <- nil
 		granted = true
 	}
@@ -207,10 +194,11 @@ func (b *Batcher[In, Out]) pumpLocked(now int64) {
 // dueLocked says whether, and why, the pending items make a batch now.
 // Requires b.mu held.
 func (b *Batcher[In, Out]) dueLocked(now int64) int {
-	head := b.pending.head
-	switch {
-	case head == nil:
+	if b.pending.n == 0 {
 		return reasonNone
+	}
+	head := b.pending.front()
+	switch {
 	case b.pending.n >= b.size:
 		return reasonSize
 	case b.state != stateOpen:
@@ -234,13 +222,13 @@ func (b *Batcher[In, Out]) cutLocked(now int64) *batch[In, Out] {
 	bt := b.newBatchLocked()
 	bt.reason = reason
 	for range n {
-		it := b.pending.pop()
-		it.queued = false
-		it.ctx = nil // not needed any more; the record may outlive it
-		if it.stop != nil {
+		s := b.pending.pop()
+		bt.futs = append(bt.futs, s.fut)
+		bt.ins = append(bt.ins, s.in)
+		if s.stop != nil {
 			b.watched--
+			bt.stops = append(bt.stops, s.stop)
 		}
-		bt.items = append(bt.items, it)
 	}
 	b.running.push(bt)
 	b.busy += n
@@ -275,7 +263,7 @@ func (b *Batcher[In, Out]) armLocked(now int64) {
 		}
 		return
 	}
-	deadline := b.pending.head.enq + int64(b.wait)
+	deadline := b.pending.front().enq + int64(b.wait)
 	if b.armedAt == deadline {
 		return
 	}
@@ -308,20 +296,19 @@ func (b *Batcher[In, Out]) onTimer() {
 
 // leave runs when the ctx of the item with seq ends: if the item is still
 // pending it leaves and resolves with the ctx error at once. Once its batch
-// is cut it stays. The record may have moved on to another item (seq tells).
-func (b *Batcher[In, Out]) leave(it *batchItem[In, Out], seq uint64) {
+// is cut it stays.
+func (b *Batcher[In, Out]) leave(ctx context.Context, seq uint64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if !it.queued || it.seq != seq {
+	i := b.pending.find(seq)
+	if i < 0 {
 		return
 	}
-	b.pending.remove(it)
+	s := b.pending.kill(i)
 	b.watched-- // it has a watcher: only a watcher calls leave
-	it.queued = false
 	b.canceled++
 	var zero Out
-	it.fut.resolveTag(zero, it.ctx.Err(), tagLeft)
-	b.freeItemLocked(it)
+	s.fut.resolveTag(zero, ctx.Err(), tagLeft)
 	b.pumpLocked(b.now())
 	b.checkDrainedLocked()
 }
@@ -339,16 +326,15 @@ func (b *Batcher[In, Out]) giveUp(err error) {
 	b.closeSet, b.closeErr, b.closeWait = true, err, nil
 	b.cancel()
 	var stops []func() bool
-	for it := b.pending.pop(); it != nil; it = b.pending.pop() {
-		it.queued = false
+	b.pending.each(func(s *pendingSlot[In, Out]) {
 		b.canceled++
-		it.fut.fail(ErrClosed)
-		if it.stop != nil {
+		s.fut.fail(ErrClosed)
+		if s.stop != nil {
 			b.watched--
-			stops = append(stops, it.stop)
+			stops = append(stops, s.stop)
 		}
-		b.freeItemLocked(it)
-	}
+	})
+	b.pending.reset()
 	b.checkDrainedLocked()
 	b.mu.Unlock()
 	for _, stop := range stops {
@@ -377,15 +363,13 @@ func (b *Batcher[In, Out]) checkDrainedLocked() {
 func (b *Batcher[In, Out]) inFlightLocked() []*Future[Out] {
 	futs := make([]*Future[Out], 0, b.pending.n+b.busy)
 	for bt := b.running.head; bt != nil; bt = bt.next {
-		for _, it := range bt.items {
-			if !it.fut.isResolved() {
-				futs = append(futs, it.fut)
+		for _, f := range bt.futs {
+			if !f.isResolved() {
+				futs = append(futs, f)
 			}
 		}
 	}
-	for it := b.pending.head; it != nil; it = it.next {
-		futs = append(futs, it.fut)
-	}
+	b.pending.each(func(s *pendingSlot[In, Out]) { futs = append(futs, s.fut) })
 	return futs
 }
 
@@ -408,27 +392,6 @@ func joinItemErrors[Out any](futs []*Future[Out]) error {
 		errs = append(errs, f.err)
 	}
 	return errors.Join(errs...)
-}
-
-// newItemLocked returns a record for item in with a new Future, recycled if
-// one is free. Requires b.mu held.
-func (b *Batcher[In, Out]) newItemLocked(ctx context.Context, in In) *batchItem[In, Out] {
-	it := b.freeItems.pop()
-	if it == nil {
-		it = new(batchItem[In, Out])
-	}
-	it.in, it.ctx, it.fut = in, ctx, b.newFutureLocked()
-	return it
-}
-
-// freeItemLocked keeps it for reuse, unless enough are kept already. The
-// item is resolved, or never was accepted. Requires b.mu held.
-func (b *Batcher[In, Out]) freeItemLocked(it *batchItem[In, Out]) {
-	var zero In
-	it.in, it.ctx, it.stop, it.fut = zero, nil, nil, nil
-	if b.freeItems.n < b.cap+b.size {
-		b.freeItems.push(it)
-	}
 }
 
 // newFutureLocked hands out the next Future of the current block. Futures
@@ -463,15 +426,13 @@ func (b *Batcher[In, Out]) newBatchLocked() *batch[In, Out] {
 	return bt
 }
 
-// freeBatchLocked gives bt's item records back and keeps bt for reuse, with
-// its slices, unless enough are kept already. Requires b.mu held.
+// freeBatchLocked keeps bt for reuse, with its slices, unless enough are
+// kept already. Requires b.mu held.
 func (b *Batcher[In, Out]) freeBatchLocked(bt *batch[In, Out]) {
-	for _, it := range bt.items {
-		b.freeItemLocked(it)
-	}
-	clear(bt.items)
+	clear(bt.futs)
 	clear(bt.ins)
-	bt.items, bt.ins = bt.items[:0], bt.ins[:0]
+	clear(bt.stops)
+	bt.futs, bt.ins, bt.stops = bt.futs[:0], bt.ins[:0], bt.stops[:0]
 	if b.freeBatches.n < b.maxRunning {
 		b.freeBatches.push(bt)
 	}

@@ -33,9 +33,9 @@ func (b *Batcher[In, Out]) run(bt *batch[In, Out]) {
 // finish counts and delivers bt's outcome, frees its slot and cuts the next
 // due batch for the calling goroutine, if any.
 func (b *Batcher[In, Out]) finish(bt *batch[In, Out], res batchResult[Out]) *batch[In, Out] {
-	n := uint64(len(bt.items))
+	n := uint64(len(bt.futs))
 	b.mu.Lock()
-	b.busy -= len(bt.items)
+	b.busy -= len(bt.futs)
 	switch {
 	case !res.ran:
 		b.canceled += n
@@ -55,20 +55,20 @@ func (b *Batcher[In, Out]) finish(bt *batch[In, Out], res batchResult[Out]) *bat
 	var zero Out
 	switch {
 	case res.err != nil:
-		for _, it := range bt.items {
-			it.fut.resolveTag(zero, res.err, bt.id)
+		for _, f := range bt.futs {
+			f.resolveTag(zero, res.err, bt.id)
 		}
 	case res.errs != nil:
-		for i, it := range bt.items {
+		for i, f := range bt.futs {
 			if err := res.errs[i]; err != nil {
-				it.fut.fail(err)
+				f.fail(err)
 			} else {
-				it.fut.resolve(res.outs[i], nil)
+				f.resolve(res.outs[i], nil)
 			}
 		}
 	default:
-		for i, it := range bt.items {
-			it.fut.resolve(res.outs[i], nil)
+		for i, f := range bt.futs {
+			f.resolve(res.outs[i], nil)
 		}
 	}
 	b.mu.Lock()
@@ -85,16 +85,10 @@ func (b *Batcher[In, Out]) finish(bt *batch[In, Out], res batchResult[Out]) *bat
 // exec calls the BatchFunc for bt, directly or as a job on b.runOn, and
 // judges what it returned. It runs with b.mu released.
 func (b *Batcher[In, Out]) exec(bt *batch[In, Out]) batchResult[Out] {
-	var zero In
-	ins := bt.ins
-	for _, it := range bt.items {
-		if it.stop != nil {
-			it.stop() // its ctx no longer matters
-		}
-		ins = append(ins, it.in)
-		it.in = zero
+	for _, stop := range bt.stops {
+		stop() // its ctx no longer matters
 	}
-	bt.ins = ins
+	ins := bt.ins
 	ctx, cancel := b.ctx, context.CancelFunc(nil)
 	if b.timeout > 0 {
 		ctx, cancel = context.WithTimeout(b.ctx, b.timeout)
