@@ -113,16 +113,15 @@ func (b *Batcher[In, Out]) enqueueLocked(ctx context.Context, in In, f *Future[O
 		}
 		b.stamp = now
 	}
-	s := pendingSlot[In, Out]{fut: f, in: in, seq: b.nextSeq, enq: b.stamp}
+	seq := b.nextSeq
 	b.nextSeq++
+	s := b.pending.push(f, in, seq, b.stamp)
+	b.submitted++
 	if ctx.Done() != nil {
 		// Registered under b.mu, so the batch goroutine that cuts it sees stop.
-		seq := s.seq
 		s.stop = context.AfterFunc(ctx, func() { b.leave(ctx, seq) })
 		b.watched++
 	}
-	b.pending.push(s)
-	b.submitted++
 	return now
 }
 
@@ -221,15 +220,7 @@ func (b *Batcher[In, Out]) cutLocked(now int64) *batch[In, Out] {
 	n := min(b.size, b.pending.n)
 	bt := b.newBatchLocked()
 	bt.reason = reason
-	for range n {
-		s := b.pending.pop()
-		bt.futs = append(bt.futs, s.fut)
-		bt.ins = append(bt.ins, s.in)
-		if s.stop != nil {
-			b.watched--
-			bt.stops = append(bt.stops, s.stop)
-		}
-	}
+	b.watched -= b.pending.cut(n, bt)
 	b.running.push(bt)
 	b.busy += n
 	s := &b.bs

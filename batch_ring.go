@@ -33,8 +33,8 @@ func (r *pendingRing[In, Out]) at(i int) *pendingSlot[In, Out] {
 // front returns the oldest pending item; r.n must be > 0.
 func (r *pendingRing[In, Out]) front() *pendingSlot[In, Out] { return &r.buf[r.head] }
 
-// push appends s, a live slot.
-func (r *pendingRing[In, Out]) push(s pendingSlot[In, Out]) {
+// push appends a live slot and returns it for the caller to fill in.
+func (r *pendingRing[In, Out]) push(f *Future[Out], in In, seq uint64, enq int64) *pendingSlot[In, Out] {
 	if r.used == len(r.buf) {
 		if r.used > r.n {
 			r.compact()
@@ -42,9 +42,12 @@ func (r *pendingRing[In, Out]) push(s pendingSlot[In, Out]) {
 			r.grow()
 		}
 	}
-	*r.at(r.used) = s
+	// Field by field: a whole-struct copy takes the GC's bulk barrier.
+	p := r.at(r.used)
+	p.fut, p.in, p.seq, p.enq = f, in, seq, enq
 	r.used++
 	r.n++
+	return p
 }
 
 // pop removes and returns the oldest pending item; r.n must be > 0.
@@ -57,6 +60,43 @@ func (r *pendingRing[In, Out]) pop() pendingSlot[In, Out] {
 	r.n--
 	r.trim()
 	return s
+}
+
+// cut moves the n oldest pending items into bt, n <= r.n, and returns how
+// many of them had a ctx watcher.
+func (r *pendingRing[In, Out]) cut(n int, bt *batch[In, Out]) (watched int) {
+	if r.used != r.n { // dead slots among them: one by one
+		for range n {
+			s := r.pop()
+			bt.futs = append(bt.futs, s.fut)
+			bt.ins = append(bt.ins, s.in)
+			if s.stop != nil {
+				watched++
+				bt.stops = append(bt.stops, s.stop)
+			}
+		}
+		return watched
+	}
+	// No dead slots: at most two runs of the buffer, copied and cleared whole.
+	for n > 0 {
+		seg := r.buf[r.head:min(r.head+n, len(r.buf))]
+		for i := range seg {
+			p := &seg[i]
+			bt.futs = append(bt.futs, p.fut)
+			bt.ins = append(bt.ins, p.in)
+			if p.stop != nil {
+				watched++
+				bt.stops = append(bt.stops, p.stop)
+			}
+		}
+		clear(seg)
+		k := len(seg)
+		r.head = (r.head + k) & (len(r.buf) - 1)
+		r.used -= k
+		r.n -= k
+		n -= k
+	}
+	return watched
 }
 
 // find returns the index of the live slot of the item with seq, or -1.

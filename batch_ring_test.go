@@ -61,17 +61,22 @@ func runRingProgram(t *testing.T, prog []byte) {
 		case 0, 3: // push
 			f := new(Future[int])
 			futs = append(futs, f)
-			r.push(pendingSlot[int, int]{fut: f, in: int(seq), seq: seq})
+			r.push(f, int(seq), seq, 0)
 			live = append(live, seq)
 			seq++
-		case 1: // pop the oldest
-			if len(live) == 0 {
-				continue
+		case 1: // cut up to op/4 % 8 of the oldest
+			k := min(int(op/4)%8, len(live))
+			var bt batch[int, int]
+			r.cut(k, &bt)
+			for i, v := range bt.ins {
+				if uint64(v) != live[i] || bt.futs[i] == nil {
+					t.Fatalf("cut %v, want %v", bt.ins, live[:k])
+				}
 			}
-			if s := r.pop(); s.seq != live[0] {
-				t.Fatalf("pop %d, want %d", s.seq, live[0])
+			if len(bt.ins) != k {
+				t.Fatalf("cut %d, want %d", len(bt.ins), k)
 			}
-			live = live[1:]
+			live = live[k:]
 		case 2: // an item leaves; op/4 picks which, or a seq no longer there
 			if seq == 1 {
 				continue

@@ -52,23 +52,24 @@ func (b *Batcher[In, Out]) finish(bt *batch[In, Out], res batchResult[Out]) *bat
 	}
 	b.mu.Unlock()
 	// Counted before resolving, so Stats read after a Wait include the item.
+	// This goroutine owns the batch's Futures (see batch_internal.go).
 	var zero Out
 	switch {
 	case res.err != nil:
 		for _, f := range bt.futs {
-			f.resolveTag(zero, res.err, bt.id)
+			f.settle(zero, res.err, bt.id)
 		}
 	case res.errs != nil:
 		for i, f := range bt.futs {
 			if err := res.errs[i]; err != nil {
-				f.fail(err)
+				f.settle(zero, err, tagNone)
 			} else {
-				f.resolve(res.outs[i], nil)
+				f.settle(res.outs[i], nil, tagNone)
 			}
 		}
 	default:
 		for i, f := range bt.futs {
-			f.resolve(res.outs[i], nil)
+			f.settle(res.outs[i], nil, tagNone)
 		}
 	}
 	b.mu.Lock()
