@@ -398,9 +398,11 @@ func (b *Batcher[In, Out]) newFutureLocked() *Future[Out] {
 	return f
 }
 
-// futureBlock is how many Futures of this type make about 1 KB, 1 to 32.
+// futureBlock is how many Futures of this type fit in 1 KB, 1 to 32. An
+// object over 512 bytes that holds pointers carries an 8-byte header, so
+// the block leaves room for it and fits the 1 KB size class exactly.
 func futureBlock[Out any]() int {
-	return max(1, min(32, 1024/int(unsafe.Sizeof(Future[Out]{}))))
+	return max(1, min(32, (1024-8)/int(unsafe.Sizeof(Future[Out]{}))))
 }
 
 // newBatchLocked returns an empty batch with a new id, recycled if one is
