@@ -120,7 +120,8 @@ type Batcher[In, Out any] struct {
 	closeWait []*Future[Out] // items Close flushes, for its error
 
 	freeBatches dlist[*batch[In, Out]] // batches for reuse
-	futs        []Future[Out]          // the rest of the current block of Futures
+	futs        []Future[Out]          // the current block of Futures
+	nextFut     int                    // the next free one in futs
 	futureBlock int                    // Futures per block
 	nextBatchID uint32                 // the id of the next batch cut
 

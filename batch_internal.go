@@ -390,11 +390,11 @@ func joinItemErrors[Out any](futs []*Future[Out]) error {
 // item; the price is that a Future the caller keeps keeps its block, and the
 // results and errors in it, reachable. Requires b.mu held.
 func (b *Batcher[In, Out]) newFutureLocked() *Future[Out] {
-	if len(b.futs) == 0 {
-		b.futs = make([]Future[Out], b.futureBlock)
+	if b.nextFut == len(b.futs) {
+		b.futs, b.nextFut = make([]Future[Out], b.futureBlock), 0
 	}
-	f := &b.futs[0]
-	b.futs = b.futs[1:]
+	f := &b.futs[b.nextFut]
+	b.nextFut++ // not b.futs = b.futs[1:], which would be a pointer write, behind the GC's write barrier
 	return f
 }
 
