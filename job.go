@@ -138,11 +138,16 @@ func (f *Future[T]) resolveTag(v T, err error, tag uint32) bool {
 	return true
 }
 
-// settle is resolveTag for a resolver that owns f: nothing else can resolve
-// it, so it skips resolveTag's compare-and-swap (one atomic instruction of
-// two). The Batcher's batch goroutine owns the Futures of the batch it runs.
+// settle is resolveTag for a resolver that owns f, a Future that is still
+// zero: nothing else can resolve it, so it skips resolveTag's
+// compare-and-swap (one atomic instruction of two), and it leaves a nil err
+// unwritten (a pointer write, behind the GC's write barrier while it marks).
+// The Batcher's batch goroutine owns the Futures of the batch it runs.
 func (f *Future[T]) settle(v T, err error, tag uint32) {
-	f.val, f.err, f.tag = v, err, tag
+	f.val, f.tag = v, tag
+	if err != nil {
+		f.err = err
+	}
 	f.state.Store(futureResolved)
 	if p := atomic.LoadPointer(&f.ch); p != nil {
 		close(ptrChan(p))
