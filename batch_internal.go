@@ -13,9 +13,9 @@ import (
 //   - b.mu guards the pending ring, the waiters, the running list, the
 //     timer, the state, the free batches and Futures, and every counter. A
 //     pending item lives in the ring (batch_ring.go) as a value; cutting
-//     copies it into the batch. A batch's slices are touched under b.mu
-//     until it is cut, then only by the goroutine running it, until finish
-//     gives the batch back under b.mu.
+//     copies it into the batch. A batch's slices are written under b.mu
+//     until it is cut, then only by the goroutine running it (Flush reads
+//     futs under b.mu), until finish gives the batch back under b.mu.
 //   - Batches are recycled with their slices: nothing outside the Batcher
 //     keeps them (a BatchFunc must not keep its items). A ctx watcher finds
 //     its item by seq, so one that fires late finds nothing. Futures are
@@ -26,11 +26,11 @@ import (
 //     BatchFunc and resolves the items with b.mu released, and holds its slot
 //     in the running list until every item of its batch is resolved, so Close
 //     cannot finish early and, with one slot, batches resolve in order.
-//   - Futures resolve exactly once (Future.resolve); an item resolves either
-//     by leaving the pending list (its ctx ended, or Close gave up), under
-//     b.mu, or from its batch's outcome, in the batch goroutine. The Future's
-//     tag tells Flush and Close how: tagLeft, or the batch's id for a
-//     batch-wide error.
+//   - Futures resolve exactly once; an item resolves either by leaving the
+//     pending ring (its ctx ended, or Close gave up), under b.mu, or from its
+//     batch's outcome, in the batch goroutine, which alone can then resolve
+//     it and so uses Future.settle. The Future's tag tells Flush and Close
+//     how: tagLeft, or the batch's id for a batch-wide error.
 
 // Why a batch was cut.
 const (
