@@ -54,14 +54,11 @@ func runRingProgram(t *testing.T, prog []byte) {
 	var r pendingRing[int, int]
 	var live []uint64
 	seq := uint64(1)
-	var futs []*Future[int]
 	peak := 0
 	for _, op := range prog {
 		switch op % 4 {
 		case 0, 3: // push
-			f := new(Future[int])
-			futs = append(futs, f)
-			r.push(f, int(seq), seq, 0)
+			r.push(new(Future[int]), int(seq), seq, 0)
 			live = append(live, seq)
 			seq++
 		case 1: // cut up to op/4 % 8 of the oldest
