@@ -88,16 +88,17 @@ const (
 // synchronizes before its return: every accepted item's Future is resolved
 // by then.
 //
-// Costs: an item makes no allocation of its own. Futures are allocated in
+// Costs: an item whose ctx cannot end (context.Background) makes no
+// allocation of its own; a ctx that can end adds its watcher (see Submit).
+// Futures are allocated in
 // blocks of about 1 KB (31 Futures of 32 bytes for a struct{} result, fewer
 // for larger results); the price is that a Future a caller keeps keeps its
 // block reachable, with the results and errors of the other Futures in it,
 // and that the Batcher keeps its current block, so the results of up to 30
 // recent items stay reachable while it lives. Items' values are not kept
-// once their batch has run.
-// The pending items are values in a ring that grows to at most twice the
-// most items ever pending at once and is kept, as are the batches' slices.
-// On a no-op BatchFunc with batch size 100, an item costs about 100-150 ns
+// once their batch has run. The pending items are values in a ring that
+// grows to at most twice the most items ever pending at once and is kept,
+// as are the batches' slices. On a no-op BatchFunc with batch size 100, an item costs about 100-150 ns
 // from Submit to its caller holding its result, from one submitter or
 // several, 3-4 times less than the naive channel-and-ticker batcher, which
 // has none of these guarantees (benchmarks/batch_test.go).
