@@ -1020,7 +1020,7 @@ func TestBatcherCloseGivesUpOnBatchQueuedInPool(t *testing.T) {
 // ring it reuses: neither may keep an item's value reachable once the item's
 // batch has run.
 func TestBatcherKeepsNoItemAfterItsBatch(t *testing.T) {
-	type blob struct{ b [1 << 10]byte }
+	type blob [1 << 10]byte
 	fn := func(_ context.Context, items []*blob) ([]int, error) { return make([]int, len(items)), nil }
 	b := crew.NewBatcher(fn, crew.WithBatchSize(4), crew.WithBatchWait(time.Hour))
 	var weaks []weak.Pointer[blob]
