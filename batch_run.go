@@ -33,9 +33,9 @@ func (b *Batcher[In, Out]) run(bt *batch[In, Out]) {
 // finish counts and delivers bt's outcome, frees its slot and cuts the next
 // due batch for the calling goroutine, if any.
 func (b *Batcher[In, Out]) finish(bt *batch[In, Out], res batchResult[Out]) *batch[In, Out] {
-	n := uint64(len(bt.items))
+	n := uint64(len(bt.futs))
 	b.mu.Lock()
-	b.busy -= len(bt.items)
+	b.busy -= len(bt.futs)
 	switch {
 	case !res.ran:
 		b.canceled += n
@@ -52,20 +52,30 @@ func (b *Batcher[In, Out]) finish(bt *batch[In, Out], res batchResult[Out]) *bat
 	}
 	b.mu.Unlock()
 	// Counted before resolving, so Stats read after a Wait include the item.
-	bt.err = res.err
-	for i, it := range bt.items {
-		switch {
-		case res.err != nil:
-			it.fut.fail(res.err)
-		case res.errs != nil && res.errs[i] != nil:
-			it.fut.fail(res.errs[i])
-		default:
-			it.fut.resolve(res.outs[i], nil)
+	// This goroutine owns the batch's Futures (see batch_internal.go).
+	var zero Out
+	switch {
+	case res.err != nil:
+		for _, f := range bt.futs {
+			f.settle(zero, res.err, bt.id)
+		}
+	case res.errs != nil:
+		for i, f := range bt.futs {
+			if err := res.errs[i]; err != nil {
+				f.settle(zero, err, tagNone)
+			} else {
+				f.settle(res.outs[i], nil, tagNone)
+			}
+		}
+	default:
+		for i, f := range bt.futs {
+			f.settle(res.outs[i], nil, tagNone)
 		}
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.running.remove(bt)
+	b.freeBatchLocked(bt)
 	now := b.now()
 	next := b.cutLocked(now)
 	b.pumpLocked(now)
@@ -76,14 +86,10 @@ func (b *Batcher[In, Out]) finish(bt *batch[In, Out], res batchResult[Out]) *bat
 // exec calls the BatchFunc for bt, directly or as a job on b.runOn, and
 // judges what it returned. It runs with b.mu released.
 func (b *Batcher[In, Out]) exec(bt *batch[In, Out]) batchResult[Out] {
-	var zero In
-	ins := make([]In, len(bt.items))
-	for i, it := range bt.items {
-		if it.stop != nil {
-			it.stop() // its ctx no longer matters
-		}
-		ins[i], it.in = it.in, zero
+	for _, stop := range bt.stops {
+		stop() // its ctx no longer matters
 	}
+	ins := bt.ins
 	ctx, cancel := b.ctx, context.CancelFunc(nil)
 	if b.timeout > 0 {
 		ctx, cancel = context.WithTimeout(b.ctx, b.timeout)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+	"weak"
 
 	"github.com/crew-go/crew"
 	"github.com/stretchr/testify/assert"
@@ -1013,4 +1014,51 @@ func TestBatcherCloseGivesUpOnBatchQueuedInPool(t *testing.T) {
 		close(hold)
 		require.NoError(t, pool.Close(context.Background()))
 	})
+}
+
+// The Batcher reuses its batches' slices and keeps its pending items in a
+// ring it reuses: neither may keep an item's value reachable once the item's
+// batch has run.
+func TestBatcherKeepsNoItemAfterItsBatch(t *testing.T) {
+	type blob [1 << 10]byte
+	fn := func(_ context.Context, items []*blob) ([]int, error) { return make([]int, len(items)), nil }
+	b := crew.NewBatcher(fn, crew.WithBatchSize(4), crew.WithBatchWait(time.Hour))
+	var weaks []weak.Pointer[blob]
+	submit := func(n int) { // in a function of its own, so no local keeps a blob
+		for range n {
+			p := new(blob)
+			weaks = append(weaks, weak.Make(p))
+			_, err := b.Submit(context.Background(), p)
+			require.NoError(t, err)
+		}
+	}
+	submit(4) // a full batch
+	submit(2) // a partial one, cut by Flush, in the reused batch
+	require.NoError(t, b.Flush(context.Background()))
+	runtime.GC()
+	for i, w := range weaks {
+		assert.Nil(t, w.Value(), "item %d is still reachable", i)
+	}
+	closeBatcher(t, b)
+}
+
+// A BatchFunc may answer with its items slice itself, although the Batcher
+// reuses that slice for a later batch: every item still gets its own value.
+func TestBatcherFuncMayReturnItsItems(t *testing.T) {
+	echo := func(_ context.Context, items []int) ([]int, error) { return items, nil }
+	for _, conc := range []int{1, 3} {
+		b := crew.NewBatcher(echo, crew.WithBatchSize(7), crew.WithBatchConcurrency(conc))
+		var fs []*crew.Future[int]
+		for v := range 1000 {
+			f, err := b.Submit(context.Background(), v)
+			require.NoError(t, err)
+			fs = append(fs, f)
+		}
+		closeBatcher(t, b)
+		for v, f := range fs {
+			got, err := f.Wait(context.Background())
+			require.NoError(t, err)
+			require.Equal(t, v, got)
+		}
+	}
 }
