@@ -383,6 +383,9 @@ func (e *engine[T]) grantWaitersLocked() {
 			answerLocked(t, err)
 			continue
 		}
+		if e.clock != nil {
+			t.enq = e.clock() // its wait for aging starts now, not at its Submit
+		}
 		e.enqueueLocked(t)
 		answerLocked(t, nil)
 	}

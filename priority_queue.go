@@ -106,8 +106,9 @@ func (q *prioQueue[T]) credit(prio int) int64 {
 	return int64(prio) * q.step
 }
 
-// push queues f. Its enqueue time f.enq was read by Submit from q.now
-// before it took the lock; if a Submit that read the clock later got the
+// push queues f. Its enqueue time f.enq was read from q.now by Submit
+// before it took the lock, or by the engine as it let a blocked Submit in;
+// if a Submit that read the clock later got the
 // lock first, f takes that one's time, so that within a level the times
 // never decrease (the order's invariant) and a job is never credited with
 // more waiting than it did.

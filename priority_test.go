@@ -391,3 +391,49 @@ func TestPriorityMisuse(t *testing.T) {
 		})
 	}
 }
+
+// A Submit blocked on a full queue is not queued yet: its wait, for aging,
+// must start when it is queued (PriorityPool.Submit's doc).
+func TestPriorityBlockedSubmitEarnsNoAging(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := crew.NewPriorityPool[string](1, crew.WithQueueSize(2), crew.WithAging(10*time.Millisecond))
+		defer p.Close(context.Background())
+		var log prioLog
+		h := holdWorker(t, p)
+		fillCtx, cancelFill := context.WithCancel(crew.WithPriority(context.Background(), 10))
+		for range 2 {
+			if _, err := p.Submit(fillCtx, log.job("fill")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		futs := make(chan *crew.Future[string], 2)
+		go func() { // blocks at t=0
+			f, err := p.Submit(crew.WithPriority(context.Background(), 0), log.job("X-prio0"))
+			if err != nil {
+				t.Error(err)
+			}
+			futs <- f
+		}()
+		synctest.Wait()
+		time.Sleep(time.Second) // X's Submit waits for room
+		go func() {
+			f, err := p.Submit(crew.WithPriority(context.Background(), 5), log.job("H-prio5"))
+			if err != nil {
+				t.Error(err)
+			}
+			futs <- f
+		}()
+		synctest.Wait()
+		cancelFill() // room for both waiters, queued at the same instant
+		synctest.Wait()
+		close(h.release)
+		for range 2 {
+			(<-futs).Wait(context.Background())
+		}
+		got := log.order()
+		want := []string{"H-prio5", "X-prio0"}
+		if !slices.Equal(got, want) {
+			t.Fatalf("order = %v, want %v (X queued when H was, 5 levels lower)", got, want)
+		}
+	})
+}
