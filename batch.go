@@ -125,6 +125,11 @@ type Batcher[In, Out any] struct {
 	flushSeq uint64                 // items with seq < flushSeq are due (Flush)
 	timer    *time.Timer            // fires when the oldest pending item is due
 	armedAt  int64                  // the deadline timer is set for; -1 when stopped
+	// Callbacks Close must wait for, so that none outlives it: timerOut
+	// counts the timer's armings that have neither been stopped nor run
+	// onTimer yet, watchOut the ctx watchers that have neither been stopped
+	// nor run leave yet.
+	timerOut, watchOut int
 
 	state     int           // stateOpen, stateClosing, stateDone
 	hardStop  bool          // Close gave up

@@ -63,6 +63,7 @@ type batch[In, Out any] struct {
 	futs                   []*Future[Out] // the items' Futures
 	ins                    []In           // the items' values, handed to the BatchFunc
 	stops                  []func() bool  // the items' ctx watchers, where there are any
+	stopped                int            // watchers exec stopped before they fired
 	id                     uint32         // tags its items' batch-wide error
 	reason                 int
 	links[*batch[In, Out]] // running list or free list
@@ -120,6 +121,7 @@ func (b *Batcher[In, Out]) enqueueLocked(ctx context.Context, in In, f *Future[O
 		// Registered under b.mu, so the batch goroutine that cuts it sees stop.
 		s.stop = context.AfterFunc(ctx, func() { b.leave(ctx, seq) })
 		b.watched++
+		b.watchOut++
 	}
 	return now
 }
@@ -248,7 +250,7 @@ func (b *Batcher[In, Out]) cutLocked(now int64) *batch[In, Out] {
 func (b *Batcher[In, Out]) armLocked(now int64) {
 	if b.pending.n == 0 || b.running.n >= b.maxRunning || b.state == stateDone {
 		if b.armedAt >= 0 {
-			b.timer.Stop()
+			b.stopTimerLocked()
 			b.armedAt = -1
 		}
 		return
@@ -260,10 +262,19 @@ func (b *Batcher[In, Out]) armLocked(now int64) {
 	d := time.Duration(deadline - now)
 	if b.timer == nil {
 		b.timer = time.AfterFunc(d, b.onTimer)
-	} else {
-		b.timer.Reset(d)
+		b.timerOut++
+	} else if !b.timer.Reset(d) {
+		b.timerOut++ // a new firing; one that had started still counts
 	}
 	b.armedAt = deadline
+}
+
+// stopTimerLocked stops the timer, if it is armed and has not fired.
+// Requires b.mu held.
+func (b *Batcher[In, Out]) stopTimerLocked() {
+	if b.timer != nil && b.timer.Stop() {
+		b.timerOut--
+	}
 }
 
 // onTimer runs, in the timer's own goroutine, when the oldest pending item
@@ -271,6 +282,7 @@ func (b *Batcher[In, Out]) armLocked(now int64) {
 // hand-off. A late or stale firing is harmless: it only re-checks.
 func (b *Batcher[In, Out]) onTimer() {
 	b.mu.Lock()
+	b.timerOut--
 	b.armedAt = -1
 	now := b.now()
 	var bt *batch[In, Out]
@@ -278,6 +290,7 @@ func (b *Batcher[In, Out]) onTimer() {
 		bt = b.cutLocked(now)
 	}
 	b.pumpLocked(now)
+	b.checkDrainedLocked() // Close may be waiting for this call
 	b.mu.Unlock()
 	if bt != nil {
 		b.run(bt)
@@ -290,8 +303,10 @@ func (b *Batcher[In, Out]) onTimer() {
 func (b *Batcher[In, Out]) leave(ctx context.Context, seq uint64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.watchOut--
 	i := b.pending.find(seq)
 	if i < 0 {
+		b.checkDrainedLocked() // Close may be waiting for this call
 		return
 	}
 	s := b.pending.kill(i)
@@ -327,20 +342,39 @@ func (b *Batcher[In, Out]) giveUp(err error) {
 	b.pending.reset()
 	b.checkDrainedLocked()
 	b.mu.Unlock()
-	for _, stop := range stops {
-		stop()
+	if len(stops) == 0 {
+		return
 	}
+	b.mu.Lock()
+	b.watchOut -= stopWatchers(stops)
+	b.checkDrainedLocked()
+	b.mu.Unlock()
+}
+
+// stopWatchers stops ctx watchers and returns how many it stopped before
+// they fired; each of the others runs leave, or has. Call it with b.mu
+// released: a watcher that fired may be waiting for it.
+func stopWatchers(stops []func() bool) int {
+	n := 0
+	for _, stop := range stops {
+		if stop() {
+			n++
+		}
+	}
+	return n
 }
 
 // checkDrainedLocked ends a closing Batcher once nothing is pending or
-// running. Requires b.mu held.
+// running and no timer or watcher callback is on its way. Requires b.mu
+// held.
 func (b *Batcher[In, Out]) checkDrainedLocked() {
 	if b.state == stateClosing && b.pending.n == 0 && b.running.n == 0 {
-		b.state = stateDone
-		if b.armedAt >= 0 {
-			b.timer.Stop()
-			b.armedAt = -1
+		b.stopTimerLocked()
+		b.armedAt = -1
+		if b.timerOut > 0 || b.watchOut > 0 {
+			return // the callback checks again when it runs
 		}
+		b.state = stateDone
 		b.cancel()
 		close(b.drained)
 	}

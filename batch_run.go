@@ -74,6 +74,7 @@ func (b *Batcher[In, Out]) finish(bt *batch[In, Out], res batchResult[Out]) *bat
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.watchOut -= bt.stopped
 	b.running.remove(bt)
 	b.freeBatchLocked(bt)
 	now := b.now()
@@ -86,9 +87,7 @@ func (b *Batcher[In, Out]) finish(bt *batch[In, Out], res batchResult[Out]) *bat
 // exec calls the BatchFunc for bt, directly or as a job on b.runOn, and
 // judges what it returned. It runs with b.mu released.
 func (b *Batcher[In, Out]) exec(bt *batch[In, Out]) batchResult[Out] {
-	for _, stop := range bt.stops {
-		stop() // its ctx no longer matters
-	}
+	bt.stopped = stopWatchers(bt.stops) // the items' ctxs no longer matter
 	ins := bt.ins
 	ctx, cancel := b.ctx, context.CancelFunc(nil)
 	if b.timeout > 0 {

@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/crew-go/crew"
 )
@@ -49,4 +50,40 @@ func blockedIn(stacks, fn string) string {
 		}
 	}
 	return ""
+}
+
+// TestBatcherNoCallbackGoroutineAfterClose: when Close returns, no ctx
+// watcher (leave) and no timer callback (onTimer) of the Batcher is still
+// waiting to run. A watcher that fires as its item is cut, or a timer that
+// fires as the Batcher drains, must be waited for. Like
+// TestNoWatcherGoroutineAfterClose, a stress test: it catches a regression
+// only now and then, and never fails without one.
+func TestBatcherNoCallbackGoroutineAfterClose(t *testing.T) {
+	fn := func(_ context.Context, items []int) ([]int, error) { return items, nil }
+	buf := make([]byte, 1<<20)
+	for i := range 2000 {
+		b := crew.NewBatcher(fn, crew.WithBatchSize(1+i%2), crew.WithBatchWait(time.Duration(i%3)*time.Microsecond))
+		ctx, cancel := context.WithCancel(context.Background())
+		f, err := b.Submit(ctx, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		go cancel()
+		if i%4 == 0 {
+			dead, kill := context.WithCancel(context.Background())
+			kill()
+			b.Close(dead) // gives up on the pending item while its ctx ends
+		} else {
+			b.Close(context.Background())
+		}
+		if _, ok := f.Result(); !ok {
+			t.Fatal("a Future unresolved after Close returned")
+		}
+		n := runtime.Stack(buf, true)
+		for _, fn := range []string{").leave(", ").onTimer("} {
+			if g := blockedIn(string(buf[:n]), fn); g != "" {
+				t.Fatalf("iteration %d: a callback of the Batcher outlived Close:\n%s", i, g)
+			}
+		}
+	}
 }
