@@ -26,8 +26,10 @@ type worker struct {
 
 	// ctxs are job ctxs this worker made for submitter ctxs that never
 	// end, for reuse by later jobs with the same submitter ctx (see
-	// jobContext); only the worker's goroutine touches them.
-	ctxs    [ctxCacheSize]*jobContext
+	// jobContext); made on first use, so a worker that only ever sees
+	// context.Background does not carry them. Only the worker's goroutine
+	// touches them.
+	ctxs    *[ctxCacheSize]*jobContext
 	ctxNext int // the slot the next new job ctx takes
 }
 
@@ -228,7 +230,10 @@ func (e *engine[T]) jobContext(w *worker, t *task[T]) context.Context {
 		return &e.bgCtx // ready since newEngine, and shared: never written again
 	}
 	if t.ctx.Done() == nil {
-		for _, jc := range &w.ctxs {
+		if w.ctxs == nil {
+			w.ctxs = new([ctxCacheSize]*jobContext)
+		}
+		for _, jc := range w.ctxs {
 			if jc != nil && sameCtx(jc.values, t.ctx) {
 				return jc
 			}
