@@ -33,6 +33,10 @@ import (
 // with ErrRateLimited and puts the token back. A wait that ctx ends gives
 // its token back to the jobs behind it, and an admitted job that never
 // starts gives up its place in line; neither counts against the limit.
+// Starts keep the bound to the nanosecond, checked with no tolerance under
+// fake time; the one exception is that x/time gives a token back with its
+// times truncated to the nanosecond, so after a cancelled wait a start may
+// come up to a nanosecond early (limit*1ns of a token).
 //
 // Jobs waiting for their tokens hold workers, so the pool needs workers for
 // the jobs running plus those waiting. With too few, the bucket fills while
@@ -75,6 +79,7 @@ type RateLimiter struct {
 	mu    sync.Mutex
 	last  time.Duration // since base: the latest time handed to the bucket; guarded by mu
 	lastT time.Time     // base + last; guarded by mu
+	limit rate.Limit    // as given; the bucket runs at bucketRate(limit); guarded by mu
 
 	afterClock func() // tests only: called by Start after it reads the clock
 }
@@ -112,7 +117,7 @@ func WithMaxWait(d time.Duration) RateLimitOption {
 func NewRateLimiter(limit rate.Limit, burst int, opts ...RateLimitOption) *RateLimiter {
 	checkRate("NewRateLimiter", limit, burst)
 	now := time.Now()
-	l := &RateLimiter{lim: rate.NewLimiter(limit, burst), maxWait: -1, base: now, lastT: now}
+	l := &RateLimiter{lim: rate.NewLimiter(bucketRate(limit), burst), limit: limit, maxWait: -1, base: now, lastT: now}
 	l.resetFloor(now)
 	for _, o := range opts {
 		if o != nil {
@@ -122,8 +127,33 @@ func NewRateLimiter(limit rate.Limit, burst int, opts ...RateLimitOption) *RateL
 	return l
 }
 
-// Limit returns the current rate, in starts a second.
-func (l *RateLimiter) Limit() rate.Limit { return l.lim.Limit() }
+// Limit returns the current rate, in starts a second, as given to
+// NewRateLimiter or SetLimit.
+func (l *RateLimiter) Limit() rate.Limit {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.limit
+}
+
+// bucketRate is the rate the bucket runs at for limit. When 1/limit is a
+// whole number of nanoseconds (1/s, 10/s, 0.5/s, 1000/s...) it is limit
+// itself, and a token is due on the very nanosecond it is whole (see
+// tokenDelay). Otherwise (3/s: 333333333.3ns a token) no start can fall on
+// the exact schedule: starts land on the nanosecond after it, and a window
+// from such a start to one the schedule puts on its nanosecond (the third
+// token at 3/s is due at 1s exactly) would hold billionths of a token more
+// than burst + limit*w allows. So such a rate runs one nanosecond per token
+// slower, which covers that: 0.0003% at 3,333/s, 0.03% at 333,333/s.
+func bucketRate(limit rate.Limit) rate.Limit {
+	if limit <= 0 || limit == rate.Inf {
+		return limit
+	}
+	ns := 1e9 / float64(limit)
+	if ns == math.Trunc(ns) {
+		return limit
+	}
+	return rate.Limit(1e9 / (ns + 1))
+}
 
 // Burst returns the current bucket size.
 func (l *RateLimiter) Burst() int { return l.lim.Burst() }
@@ -136,7 +166,8 @@ func (l *RateLimiter) SetLimit(limit rate.Limit) {
 	defer l.mu.Unlock()
 	checkRate("SetLimit", limit, l.lim.Burst())
 	now := l.at(time.Since(l.base))
-	l.lim.SetLimitAt(now, limit)
+	l.limit = limit
+	l.lim.SetLimitAt(now, bucketRate(limit))
 	l.resetFloor(now)
 }
 
@@ -254,6 +285,12 @@ func (l *RateLimiter) Start(ctx context.Context, _ Ticket) (Ticket, error) {
 		return 0, rateLimited(rate.InfDuration, 0) // no token will come
 	}
 	r := l.lim.ReserveN(now, 1)
+	// When the token is whole: the bucket is now owed that many tokens,
+	// this one included. Worked out here (tokenDelay) rather than taken
+	// from r, whose time x/time truncates to the nanosecond after
+	// floating-point maths: at 0.5/s its twelfth token came 21.999999999s
+	// after the first, a nanosecond early for guarantee 7.
+	due := now.Add(tokenDelay(-l.lim.TokensAt(now), l.lim.Limit()))
 	l.mu.Unlock()
 	if !r.OK() {
 		return 0, rateLimited(rate.InfDuration, 0) // burst 0 and a finite limit, set concurrently
@@ -261,8 +298,8 @@ func (l *RateLimiter) Start(ctx context.Context, _ Ticket) (Ticket, error) {
 	// The wait is counted from the clock now, not from the reading the
 	// token was taken at, which trails it when this goroutine lost the CPU.
 	now = time.Now()
-	delay := r.DelayFrom(now)
-	if delay == 0 {
+	delay := due.Sub(now)
+	if delay <= 0 {
 		return 0, nil
 	}
 	if budget, bounded := l.budget(ctx, now); bounded && delay > budget {
@@ -367,7 +404,10 @@ func tokenDelay(need float64, limit rate.Limit) time.Duration {
 	if d >= float64(math.MaxInt64) {
 		return rate.InfDuration
 	}
-	return time.Duration(math.Ceil(d))
+	// Rounded up to the nanosecond, except for floating-point noise above
+	// a whole one (a thousandth of a nanosecond is far more than the noise
+	// of waits up to hours, and far less than a real fraction).
+	return time.Duration(math.Ceil(d - 1e-3))
 }
 
 // rateLimited is the rejection of a job whose token comes delay from now
