@@ -405,9 +405,10 @@ func tokenDelay(need float64, limit rate.Limit) time.Duration {
 		return rate.InfDuration
 	}
 	// Rounded up to the nanosecond, except for floating-point noise above
-	// a whole one (a thousandth of a nanosecond is far more than the noise
-	// of waits up to hours, and far less than a real fraction).
-	return time.Duration(math.Ceil(d - 1e-3))
+	// a whole one: the maths above is off by a few parts in 1e16 of d, and
+	// a real fraction of a nanosecond is larger than 1e-14 of d unless d
+	// is over a day.
+	return time.Duration(math.Ceil(d - d*1e-14))
 }
 
 // rateLimited is the rejection of a job whose token comes delay from now
