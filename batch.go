@@ -440,5 +440,4 @@ func WithBatchPool(p Pool[struct{}]) BatchOption {
 
 var (
 	errNilContextFlush = errors.New("crew: Flush called with a nil context.Context (use context.Background())")
-	errNilContextClose = errors.New("crew: Close called with a nil context.Context (use context.Background())")
 )

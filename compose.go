@@ -3,6 +3,7 @@ package crew
 import (
 	"context"
 	"fmt"
+	"runtime/debug"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -17,6 +18,12 @@ import (
 // For one job crew calls, in order: Admit once; if Admit let it through,
 // exactly one of Start or Abandon; if Start let it through, exactly one Done.
 // Implementations must be safe for concurrent use.
+//
+// A panic in a Guard method does not end the program: crew recovers it as
+// a *PanicError. From Admit, Submit returns it; from Start, the job is
+// refused with it; from Done, the job's Future resolves with it, while the
+// other guards still hear the job's own outcome; from Abandon, it is
+// dropped. Either way the other guards get their calls as above.
 type Guard interface {
 	// Admit is called by Submit before the job is queued. It must not block.
 	// A non-nil error, usually a *RejectedError, refuses the job: Submit
@@ -120,7 +127,7 @@ func (c *chain[T]) Submit(ctx context.Context, job Job[T]) (*Future[T], error) {
 	var small [4]Ticket
 	tickets := small[:0]
 	for _, g := range c.guards.g {
-		t, err := g.Admit(ctx)
+		t, err := admitGuard(g, ctx)
 		if err != nil {
 			abandon(c.guards.g, tickets) // the guards that admitted it
 			c.rejected.Add(1)
@@ -175,7 +182,44 @@ func (a *admission) abandon(i int) {
 // the tickets did not admit it.
 func abandon(guards []Guard, tickets []Ticket) {
 	for i, t := range tickets {
-		guards[i].Abandon(t)
+		abandonGuard(guards[i], t)
+	}
+}
+
+// A Guard is user code, called from Submit's goroutine and from the pool's
+// own goroutines, where a panic would end the program. So crew calls every
+// Guard method through these, which turn a panic into a *PanicError: from
+// Admit, Submit returns it; from Start, the job is refused with it; from
+// Done, the job's Future resolves with it (the other guards still hear the
+// job's own outcome); from Abandon, it is dropped, since the job already
+// has its outcome.
+
+func admitGuard(g Guard, ctx context.Context) (t Ticket, err error) {
+	defer recoverGuard(&err)
+	return g.Admit(ctx)
+}
+
+func startGuard(g Guard, ctx context.Context, admitted Ticket) (t Ticket, err error) {
+	defer recoverGuard(&err)
+	return g.Start(ctx, admitted)
+}
+
+func doneGuard(g Guard, t Ticket, jobErr error, elapsed time.Duration) (err error) {
+	defer recoverGuard(&err)
+	g.Done(t, jobErr, elapsed)
+	return nil
+}
+
+func abandonGuard(g Guard, t Ticket) {
+	var dropped error
+	defer recoverGuard(&dropped)
+	g.Abandon(t)
+}
+
+// recoverGuard, deferred, turns a guard's panic into a *PanicError in err.
+func recoverGuard(err *error) {
+	if r := recover(); r != nil {
+		*err = &PanicError{Value: r, Stack: debug.Stack()}
 	}
 }
 

@@ -7,7 +7,7 @@ import (
 // close implements Pool.Close for every pool.
 func (e *engine[T]) close(ctx context.Context) error {
 	if ctx == nil {
-		return errNilContext
+		return errNilContextClose
 	}
 	fromJob := ctx.Value(nestedKey{e}) != nil
 	e.mu.Lock()

@@ -136,10 +136,10 @@ func runTimed[T any](ctx context.Context, job Job[T], adm *admission, timed bool
 	tickets := small[:0]
 	guards := adm.guards.g
 	for i, g := range guards {
-		t, gerr := g.Start(ctx, adm.tickets[i])
+		t, gerr := startGuard(g, ctx, adm.tickets[i])
 		if gerr != nil {
 			for j := i - 1; j >= 0; j-- {
-				guards[j].Done(tickets[j], gerr, 0)
+				doneGuard(guards[j], tickets[j], gerr, 0)
 			}
 			adm.abandon(i + 1)
 			return v, 0, true, gerr
@@ -155,7 +155,7 @@ func runTimed[T any](ctx context.Context, job Job[T], adm *admission, timed bool
 	defer func() {
 		if !returned { // runtime.Goexit: the guards still hear of it
 			for j := len(tickets) - 1; j >= 0; j-- {
-				guards[j].Done(tickets[j], goexitError(), 0)
+				doneGuard(guards[j], tickets[j], goexitError(), 0)
 			}
 		}
 	}()
@@ -164,8 +164,11 @@ func runTimed[T any](ctx context.Context, job Job[T], adm *admission, timed bool
 	if timed {
 		elapsed = time.Since(begin)
 	}
+	jobErr := err
 	for j := len(tickets) - 1; j >= 0; j-- {
-		guards[j].Done(tickets[j], err, elapsed)
+		if perr := doneGuard(guards[j], tickets[j], jobErr, elapsed); perr != nil && err == jobErr {
+			err = perr // the first guard that panicked decides the outcome
+		}
 	}
 	return v, elapsed, false, err
 }

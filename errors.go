@@ -54,8 +54,9 @@ var errQueueFull error = &RejectedError{Guard: "queue", Err: ErrQueueFull}
 // Errors for bad input. They are not sentinels: bad input is a programming
 // error, and the messages say what to fix.
 var (
-	errNilContext = errors.New("crew: Submit called with a nil context.Context (use context.Background())")
-	errNilJob     = errors.New("crew: Submit called with a nil Job")
+	errNilContext      = errors.New("crew: Submit called with a nil context.Context (use context.Background())")
+	errNilContextClose = errors.New("crew: Close called with a nil context.Context (use context.Background())")
+	errNilJob          = errors.New("crew: Submit called with a nil Job")
 	// errCloseFromJob: Close was called with the ctx of one of the pool's
 	// own jobs; it stops intake but cannot wait for the caller itself.
 	errCloseFromJob = errors.New("crew: Close called from one of the pool's own jobs: intake stopped, the pool drains after this job returns")

@@ -140,3 +140,13 @@ func TestPoolBlockedSubmitsUnderChurn(t *testing.T) {
 	assert.Equal(t, s.Submitted, s.Completed+s.Canceled)
 	assert.Equal(t, uint64(submitters*each), s.Submitted+s.Rejected)
 }
+
+// TestPoolCloseNilContext: Close(nil) says what is wrong, on every pool.
+func TestPoolCloseNilContext(t *testing.T) {
+	var nilCtx context.Context
+	forEachKind(t, func(t *testing.T, k poolKind) {
+		p := k.new(1)
+		assert.ErrorContains(t, p.Close(nilCtx), "Close called with a nil context.Context")
+		require.NoError(t, p.Close(context.Background()))
+	})
+}
