@@ -80,6 +80,9 @@ type RateLimiter struct {
 	last  time.Duration // since base: the latest time handed to the bucket; guarded by mu
 	lastT time.Time     // base + last; guarded by mu
 	limit rate.Limit    // as given; the bucket runs at bucketRate(limit); guarded by mu
+	// waiters are the Starts waiting for their tokens, in the order they
+	// reserved them (see leave); guarded by mu.
+	waiters dlist[*tokenWaiter]
 
 	afterClock func() // tests only: called by Start after it reads the clock
 }
@@ -284,45 +287,92 @@ func (l *RateLimiter) Start(ctx context.Context, _ Ticket) (Ticket, error) {
 		l.mu.Unlock()
 		return 0, rateLimited(rate.InfDuration, 0) // no token will come
 	}
-	r := l.lim.ReserveN(now, 1)
-	// When the token is whole: the bucket is now owed that many tokens,
-	// this one included. Worked out here (tokenDelay) rather than taken
-	// from r, whose time x/time truncates to the nanosecond after
-	// floating-point maths: at 0.5/s its twelfth token came 21.999999999s
-	// after the first, a nanosecond early for guarantee 7.
-	due := now.Add(tokenDelay(-l.lim.TokensAt(now), l.lim.Limit()))
-	l.mu.Unlock()
-	if !r.OK() {
+	w := &tokenWaiter{moved: make(chan struct{}, 1)}
+	if !l.reserveLocked(w, now) {
+		l.mu.Unlock()
 		return 0, rateLimited(rate.InfDuration, 0) // burst 0 and a finite limit, set concurrently
 	}
+	l.waiters.push(w)
+	due := w.due
+	l.mu.Unlock()
 	// The wait is counted from the clock now, not from the reading the
 	// token was taken at, which trails it when this goroutine lost the CPU.
 	now = time.Now()
 	delay := due.Sub(now)
 	if delay <= 0 {
+		l.leave(w, false)
 		return 0, nil
 	}
 	if budget, bounded := l.budget(ctx, now); bounded && delay > budget {
-		l.cancel(r) // the floor stays a lower bound: it does not rise
+		l.leave(w, true) // the floor stays a lower bound: it does not rise
 		return 0, rateLimited(delay, budget)
 	}
 	t := time.NewTimer(delay)
-	select {
-	case <-t.C:
-		return 0, nil
-	case <-ctx.Done():
-		t.Stop()
-		l.cancel(r) // gives the token back to the jobs behind
-		return 0, ctx.Err()
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			l.leave(w, false)
+			return 0, nil
+		case <-w.moved: // a wait ahead gave its token back
+			l.mu.Lock()
+			due = w.due
+			l.mu.Unlock()
+			t.Reset(time.Until(due))
+		case <-ctx.Done():
+			l.leave(w, true) // gives the token back to the jobs behind
+			return 0, ctx.Err()
+		}
 	}
 }
 
-// cancel gives r's token back, at a time in order with the bucket's others.
-func (l *RateLimiter) cancel(r *rate.Reservation) {
+// tokenWaiter is a Start waiting for the token it reserved.
+type tokenWaiter struct {
+	r     *rate.Reservation
+	due   time.Time     // when the token is whole; guarded by mu
+	moved chan struct{} // capacity 1: due moved earlier
+	links[*tokenWaiter]
+}
+
+// reserveLocked reserves a token for w at now and works out when it is
+// whole: the bucket is then owed that many tokens, this one included.
+// Worked out here (tokenDelay) rather than taken from the reservation,
+// whose time x/time truncates to the nanosecond after floating-point maths:
+// at 0.5/s its twelfth token came 21.999999999s after the first, a
+// nanosecond early for guarantee 7. It reports false if no token will
+// come. Requires mu held.
+func (l *RateLimiter) reserveLocked(w *tokenWaiter, now time.Time) bool {
+	w.r = l.lim.ReserveN(now, 1)
+	w.due = now.Add(tokenDelay(-l.lim.TokensAt(now), l.lim.Limit()))
+	return w.r.OK()
+}
+
+// leave takes w out of the line of waiters: its token has come, or, with
+// giveBack, it will not start and its token goes back to the jobs behind.
+//
+// x/time gives back nothing of a reservation that later ones follow (their
+// times stay), and what it gives back of the newest one it works out
+// exactly. So the waiters behind w each take over the reservation and the
+// time of the one ahead of them, moving up by one token, and the newest
+// reservation, now nobody's, is the one given back. Every start still
+// happens at a time x/time charged a token for.
+func (l *RateLimiter) leave(w *tokenWaiter, giveBack bool) {
 	d := time.Since(l.base)
 	l.mu.Lock()
-	r.CancelAt(l.at(d))
-	l.mu.Unlock()
+	defer l.mu.Unlock()
+	if giveBack {
+		r, due := w.r, w.due
+		for b := w.next; b != nil; b = b.next {
+			r, b.r = b.r, r
+			due, b.due = b.due, due
+			select {
+			case b.moved <- struct{}{}:
+			default:
+			}
+		}
+		r.CancelAt(l.at(d))
+	}
+	l.waiters.remove(w)
 }
 
 // clock reads the time for Start, as a duration since base. It is read

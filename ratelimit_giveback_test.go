@@ -1,0 +1,109 @@
+package crew_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/crew-go/crew"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/time/rate"
+)
+
+// TestRateLimiterCancelledWaitMovesTheLineUp: a cancelled wait gives its
+// token back to the jobs waiting behind it (guarantee 7). x/time alone
+// gives back nothing of a reservation that later ones follow, so without
+// the line moving up C and D would keep their times of +2s and +3s.
+func TestRateLimiterCancelledWaitMovesTheLineUp(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := crew.Chain(crew.NewPool[int](8), crew.NewRateLimiter(1, 1))
+		t0 := time.Now()
+		var mu sync.Mutex
+		started := map[string]time.Duration{}
+		job := func(name string) crew.Job[int] {
+			return func(context.Context) (int, error) {
+				mu.Lock()
+				started[name] = time.Since(t0)
+				mu.Unlock()
+				return 0, nil
+			}
+		}
+		_, err := crew.Do(context.Background(), p, job("A")) // the token at t0
+		require.NoError(t, err)
+		ctxB, cancelB := context.WithCancel(context.Background())
+		_, err = p.Submit(ctxB, job("B")) // waits for +1s
+		require.NoError(t, err)
+		synctest.Wait()
+		fC, err := p.Submit(context.Background(), job("C")) // +2s
+		require.NoError(t, err)
+		synctest.Wait()                                     // C reserves before D: workers take jobs in any order
+		fD, err := p.Submit(context.Background(), job("D")) // +3s
+		require.NoError(t, err)
+		synctest.Wait()
+		time.Sleep(500 * time.Millisecond)
+		cancelB()
+		_, err = fC.Wait(context.Background())
+		require.NoError(t, err)
+		_, err = fD.Wait(context.Background())
+		require.NoError(t, err)
+		require.NoError(t, p.Close(context.Background()))
+		assert.Equal(t, map[string]time.Duration{"A": 0, "C": time.Second, "D": 2 * time.Second}, started)
+	})
+}
+
+// TestRateLimiterCancelledWaitKeepsTheBound: after a wait ahead is
+// cancelled and the line moves up, a job that arrives later still starts
+// no earlier than the bound allows (no tolerance): the tokens the line
+// moved into were charged by x/time at their times, and the one given back
+// is the newest, which x/time gives back exactly.
+func TestRateLimiterCancelledWaitKeepsTheBound(t *testing.T) {
+	for _, limit := range []rate.Limit{1e6, 1000, 10} {
+		t.Run(fmt.Sprint(limit), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				interval := time.Duration(float64(time.Second) / float64(limit))
+				p := crew.Chain(crew.NewPool[int](8), crew.NewRateLimiter(limit, 1))
+				var mu sync.Mutex
+				var starts []time.Time
+				job := func(context.Context) (int, error) {
+					mu.Lock()
+					starts = append(starts, time.Now())
+					mu.Unlock()
+					return 0, nil
+				}
+				submit := func(ctx context.Context) {
+					_, err := p.Submit(ctx, job)
+					require.NoError(t, err)
+				}
+				// Each synctest.Wait lets the job reach the limiter before the
+				// next is submitted: workers take jobs in any order.
+				submit(context.Background()) // starts at once
+				synctest.Wait()
+				ctxB, cancelB := context.WithCancel(context.Background())
+				submit(ctxB) // waits one interval
+				synctest.Wait()
+				time.Sleep(7 * time.Nanosecond)
+				submit(context.Background()) // waits two
+				synctest.Wait()
+				time.Sleep(7 * time.Nanosecond)
+				cancelB()
+				synctest.Wait()
+				submit(context.Background()) // arrives late
+				time.Sleep(4 * interval)
+				require.NoError(t, p.Close(context.Background()))
+				require.Len(t, starts, 3)
+				for i := range starts {
+					for j := i + 1; j < len(starts); j++ {
+						w := starts[j].Sub(starts[i])
+						if float64(j-i+1) > 1+float64(limit)*w.Seconds() {
+							t.Fatalf("%d starts within %v at %v/s, burst 1", j-i+1, w, limit)
+						}
+					}
+				}
+			})
+		})
+	}
+}
