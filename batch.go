@@ -190,7 +190,9 @@ func NewBatcher[In, Out any](fn BatchFunc[In, Out], opts ...BatchOption) *Batche
 		futureBlock: futureBlock[Out](),
 		nextBatchID: firstBatchID,
 	}
-	b.ctx, b.cancel = context.WithCancel(context.Background())
+	// The marker lets Close tell a call from inside a BatchFunc, which must
+	// not wait for its own batch.
+	b.ctx, b.cancel = context.WithCancel(context.WithValue(context.Background(), nestedKey{b}, true))
 	return b
 }
 
@@ -284,10 +286,17 @@ func (b *Batcher[In, Out]) Flush(ctx context.Context) error {
 // every accepted item's Future is resolved and no goroutine of the Batcher
 // remains. Close does not close the pool given to WithBatchPool. Items
 // already resolved when Close is called do not count in its error.
+//
+// Called from a BatchFunc with its batch's ctx (or one derived from it),
+// Close stops intake and returns an error at once instead of waiting for
+// the caller's own batch; the Batcher drains once that batch returns. With
+// another ctx such a call waits for itself, and so does a Flush called
+// from a BatchFunc while it waits for its own batch.
 func (b *Batcher[In, Out]) Close(ctx context.Context) error {
 	if ctx == nil {
 		return errNilContextClose
 	}
+	fromBatch := ctx.Value(nestedKey{b}) != nil
 	b.mu.Lock()
 	if b.state == stateOpen {
 		b.state = stateClosing
@@ -300,6 +309,9 @@ func (b *Batcher[In, Out]) Close(ctx context.Context) error {
 		b.checkDrainedLocked()
 	}
 	b.mu.Unlock()
+	if fromBatch {
+		return errCloseFromBatch // waiting would wait for the caller's own batch
+	}
 	select {
 	case <-b.drained:
 	case <-ctx.Done():

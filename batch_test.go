@@ -1062,3 +1062,30 @@ func TestBatcherFuncMayReturnItsItems(t *testing.T) {
 		}
 	}
 }
+
+// TestBatcherCloseFromBatchFunc: a BatchFunc that closes its own Batcher
+// with its batch's ctx gets an error at once instead of waiting for its own
+// batch; intake stops, the batch finishes, and a later Close drains.
+func TestBatcherCloseFromBatchFunc(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var b *crew.Batcher[int, int]
+		closeErr := make(chan error, 1)
+		b = crew.NewBatcher(func(ctx context.Context, items []int) ([]int, error) {
+			c, cancel := context.WithTimeout(ctx, time.Second)
+			defer cancel()
+			closeErr <- b.Close(c)
+			return items, nil
+		}, crew.WithBatchSize(1))
+		f, err := b.Submit(context.Background(), 7)
+		require.NoError(t, err)
+		err = <-closeErr
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "Close called from the Batcher's own BatchFunc")
+		v, err := f.Wait(context.Background())
+		require.NoError(t, err)
+		assert.Equal(t, 7, v)
+		_, err = b.Submit(context.Background(), 8)
+		assert.ErrorIs(t, err, crew.ErrClosed)
+		require.NoError(t, b.Close(context.Background()))
+	})
+}

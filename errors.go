@@ -60,4 +60,7 @@ var (
 	// errCloseFromJob: Close was called with the ctx of one of the pool's
 	// own jobs; it stops intake but cannot wait for the caller itself.
 	errCloseFromJob = errors.New("crew: Close called from one of the pool's own jobs: intake stopped, the pool drains after this job returns")
+	// errCloseFromBatch: the same for a Batcher's Close called with the ctx
+	// of one of its own batches (or one derived from it).
+	errCloseFromBatch = errors.New("crew: Close called from the Batcher's own BatchFunc: intake stopped, the Batcher drains after this batch returns")
 )
