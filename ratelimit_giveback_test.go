@@ -40,7 +40,8 @@ func TestRateLimiterCancelledWaitMovesTheLineUp(t *testing.T) {
 		synctest.Wait()
 		fC, err := p.Submit(context.Background(), job("C")) // +2s
 		require.NoError(t, err)
-		synctest.Wait()                                     // C reserves before D: workers take jobs in any order
+		// C reserves before D: workers take jobs in any order.
+		synctest.Wait()
 		fD, err := p.Submit(context.Background(), job("D")) // +3s
 		require.NoError(t, err)
 		synctest.Wait()
