@@ -165,3 +165,5 @@ func (p *AdaptivePool[T]) Limit() int {
 }
 
 func (p *AdaptivePool[T]) engine() *engine[T] { return p.e }
+
+func (p *AdaptivePool[T]) isClosed() bool { return p.e.closed.Load() }

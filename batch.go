@@ -145,7 +145,8 @@ type Batcher[In, Out any] struct {
 	nextBatchID uint32                 // the id of the next batch cut
 
 	submitted, rejected, completed, failed, canceled uint64
-	busy                                             int // items in running batches
+	busy                                             int        // items in running batches
+	drain                                            drainMeter // items leaving, for a full Batcher's RetryAfter
 	bs                                               BatchStats
 }
 
@@ -186,6 +187,7 @@ func NewBatcher[In, Out any](fn BatchFunc[In, Out], opts ...BatchOption) *Batche
 		epoch:       time.Now(),
 		armedAt:     -1,
 		drained:     make(chan struct{}),
+		drain:       newDrainMeter(),
 		nextSeq:     1,
 		futureBlock: futureBlock[Out](),
 		nextBatchID: firstBatchID,
@@ -240,7 +242,7 @@ func (b *Batcher[In, Out]) Submit(ctx context.Context, item In) (*Future[Out], e
 		return f, nil
 	}
 	if b.nonBlocking {
-		return b.rejectUnlock(errQueueFull)
+		return b.rejectUnlock(b.drain.queueFull(b.waiters.n))
 	}
 	return b.waitForRoom(ctx, item)
 }

@@ -224,6 +224,7 @@ func (b *Batcher[In, Out]) cutLocked(now int64) *batch[In, Out] {
 	b.watched -= b.pending.cut(n, bt)
 	b.running.push(bt)
 	b.busy += n
+	b.drain.add(uint64(n)) // room is freed by the cut
 	s := &b.bs
 	s.Batches++
 	s.Items += uint64(n)
@@ -312,6 +313,7 @@ func (b *Batcher[In, Out]) leave(ctx context.Context, seq uint64) {
 	s := b.pending.kill(i)
 	b.watched-- // it has a watcher: only a watcher calls leave
 	b.canceled++
+	b.drain.add(1)
 	var zero Out
 	s.fut.resolveTag(zero, ctx.Err(), tagLeft)
 	b.pumpLocked(b.now())
@@ -323,8 +325,8 @@ func (b *Batcher[In, Out]) leave(ctx context.Context, seq uint64) {
 // result.
 func (b *Batcher[In, Out]) giveUp(err error) {
 	b.mu.Lock()
-	if b.state == stateDone || b.hardStop {
-		b.mu.Unlock()
+	if b.state == stateDone || b.hardStop || (b.pending.n == 0 && b.running.n == 0) {
+		b.mu.Unlock() // nothing to give up: only callbacks are on their way
 		return
 	}
 	b.hardStop = true

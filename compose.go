@@ -83,9 +83,9 @@ func Chain[T any](base Pool[T], guards ...Guard) Pool[T] {
 		return base
 	}
 	all := slices.Clone(guards)
-	c := &chain[T]{base: base}
+	c := &chain[T]{base: base, closed: new(atomic.Bool)}
 	if inner, ok := base.(*chain[T]); ok {
-		c.base = inner.base
+		c.base, c.closed = inner.base, inner.closed // closing either closes the same base
 		all = append(all, inner.guards.g...)
 	}
 	c.guards = &guardList{g: all, timed: wantElapsed(all)}
@@ -108,6 +108,7 @@ type chain[T any] struct {
 	eng      *engine[T] // base's engine; nil when base is not a crew pool
 	guards   *guardList
 	rejected atomic.Uint64 // Submits the guards refused
+	closed   *atomic.Bool  // Close was called on this Chain or one it was built from or on
 }
 
 // guardList is a Chain's guards, outermost first, and whether one of them
@@ -119,8 +120,8 @@ type guardList struct {
 }
 
 func (c *chain[T]) Submit(ctx context.Context, job Job[T]) (*Future[T], error) {
-	if ctx == nil || job == nil {
-		return c.base.Submit(ctx, job) // base refuses and counts it
+	if ctx == nil || job == nil || c.isClosed() {
+		return c.base.Submit(ctx, job) // base refuses and counts it (guarantee 16)
 	}
 	// The tickets stay on the stack: a crew pool copies them into the job's
 	// record, another pool gets a copy on the heap.
@@ -223,7 +224,30 @@ func recoverGuard(err *error) {
 	}
 }
 
-func (c *chain[T]) Close(ctx context.Context) error { return c.base.Close(ctx) }
+func (c *chain[T]) Close(ctx context.Context) error {
+	if ctx != nil {
+		c.closed.Store(true)
+	}
+	return c.base.Close(ctx)
+}
+
+// isClosed reports whether the Chain or its base was closed, as far as
+// crew can tell: its Submits then go straight to base, which answers
+// ErrClosed, whatever the guards would have said (guarantee 16). A base
+// that is not one of crew's pools tells only through its own Submit.
+func (c *chain[T]) isClosed() bool {
+	if c.closed.Load() {
+		return true
+	}
+	cr, ok := c.base.(closedReporter)
+	return ok && cr.isClosed()
+}
+
+// closedReporter is implemented by crew's pools and wrappers, so that a
+// Chain over them knows when they are closed.
+type closedReporter interface {
+	isClosed() bool
+}
 
 func (c *chain[T]) Stats() Stats {
 	s := c.base.Stats()

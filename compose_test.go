@@ -104,7 +104,7 @@ func TestChainGuardProtocol(t *testing.T) {
 			startErrB: refused,
 			want:      []string{"a.Admit", "b.Admit", "a.Start", "b.Start", "a.Done"},
 			wantErr:   refused,
-			wantStats: crew.Stats{Submitted: 1, Canceled: 1},
+			wantStats: crew.Stats{Submitted: 1, Canceled: 1, Refused: 1},
 		},
 	}
 	for _, tt := range tests {

@@ -3,6 +3,7 @@ package crew
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -22,8 +23,9 @@ type engine[T any] struct {
 	cap         int          // bound on waiting jobs (WithQueueSize)
 	nonBlocking bool         // WithNonBlocking
 
-	state      int  // open, closing (draining), done
-	hardStop   bool // Close gave up: queued jobs were dropped, running ones cancelled
+	state      int         // open, closing (draining), done
+	closed     atomic.Bool // state != stateOpen, readable without mu (Chain checks it before its guards)
+	hardStop   bool        // Close gave up: queued jobs were dropped, running ones cancelled
 	closeErr   error
 	drained    chan struct{} // closed when state == done
 	stopCtx    context.Context
@@ -61,7 +63,8 @@ type engine[T any] struct {
 	// resolved outside mu (see settle); Close waits for them.
 	settling int
 
-	submitted, rejected, completed, failed, canceled uint64
+	submitted, rejected, completed, failed, canceled, refused uint64
+	drain                                                     drainMeter // jobs leaving, for a full queue's RetryAfter
 }
 
 const (
@@ -96,6 +99,7 @@ func newEngine[T any](q queue[T], c *config, min, max int) *engine[T] {
 		cap:         c.queueSize,
 		nonBlocking: c.nonBlocking,
 		drained:     make(chan struct{}),
+		drain:       newDrainMeter(),
 		min:         min,
 		limit:       max,
 		max:         max,
@@ -149,13 +153,14 @@ func (e *engine[T]) submit(ctx context.Context, job Job[T], guards *guardList, t
 	if victim := e.q.evictFor(t); victim != nil {
 		e.leaveLocked(victim)
 		e.enqueueLocked(t)
+		evicted := e.drain.queueFull(0)
 		e.mu.Unlock()
-		e.settle(errQueueFull, victim)
+		e.settle(evicted, victim)
 		return f, nil
 	}
 	if e.nonBlocking || ctx.Value(nestedKey{e}) != nil {
 		e.recycleLocked(t)
-		return e.rejectUnlock(errQueueFull)
+		return e.rejectUnlock(e.drain.queueFull(e.waiters.n))
 	}
 	return e.waitForRoom(ctx, t)
 }
@@ -334,6 +339,7 @@ func (e *engine[T]) dropCanceled(t *task[T]) {
 func (e *engine[T]) leaveLocked(t *task[T]) {
 	t.dequeued()
 	e.canceled++
+	e.drain.add(1)
 	e.settling++
 }
 

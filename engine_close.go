@@ -13,6 +13,7 @@ func (e *engine[T]) close(ctx context.Context) error {
 	e.mu.Lock()
 	if e.state == stateOpen {
 		e.state = stateClosing
+		e.closed.Store(true)
 		for e.waiters.n > 0 {
 			e.rejected++
 			answerLocked(e.waiters.pop(), ErrClosed)
@@ -39,10 +40,13 @@ func (e *engine[T]) close(ctx context.Context) error {
 }
 
 // giveUp is Close's deadline path: queued jobs resolve with ErrClosed and
-// running jobs see their ctx cancelled. The first call decides Close's result.
+// running jobs see their ctx cancelled. The first call that finds a job to
+// give up on decides Close's result.
 func (e *engine[T]) giveUp(err error) {
 	e.mu.Lock()
-	if e.state == stateDone || e.hardStop {
+	if e.state == stateDone || e.hardStop || (e.q.len() == 0 && e.busy == 0) {
+		// Nothing to give up: the idle workers are retiring, and Close
+		// reports the drain, not the ctx that ended meanwhile.
 		e.mu.Unlock()
 		return
 	}
@@ -84,5 +88,6 @@ func (e *engine[T]) stats() Stats {
 		Completed: e.completed,
 		Failed:    e.failed,
 		Canceled:  e.canceled,
+		Refused:   e.refused,
 	}
 }

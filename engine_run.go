@@ -2,6 +2,7 @@ package crew
 
 import (
 	"context"
+	"errors"
 	"runtime/debug"
 	"time"
 )
@@ -32,7 +33,8 @@ func (e *engine[T]) run(w *worker, t *task[T]) (v T, kind outcome, elapsed time.
 	}
 	v, elapsed, refused, err := runTimed(ctx, t.job, t.guards(), e.ctl != nil)
 	if refused {
-		return v, outcomeCanceled, 0, err, reusable
+		kind, err := e.neverRan(t, err)
+		return v, kind, 0, err, reusable
 	}
 	if err != nil {
 		return v, outcomeFailed, elapsed, err, reusable
@@ -45,8 +47,24 @@ type outcome int
 const (
 	outcomeOK outcome = iota
 	outcomeFailed
-	outcomeCanceled
+	outcomeCanceled // never ran: its ctx ended, or Close gave up
+	outcomeRefused  // never ran: a guard refused it at start
 )
+
+// neverRan is what a job a guard refused at start resolves with, and how it
+// counts, by the one rule for jobs that never ran (guarantee 1): the
+// guard's error as a ctx error only if the submitter's ctx ended; ErrClosed
+// if Close gave up (which cancels the job ctx a guard's Start waits on);
+// otherwise the guard's refusal, counted as Refused.
+func (e *engine[T]) neverRan(t *task[T], err error) (outcome, error) {
+	switch {
+	case t.ctx.Err() != nil:
+		return outcomeCanceled, err
+	case e.stopCtx.Err() != nil && errors.Is(err, context.Canceled):
+		return outcomeCanceled, ErrClosed
+	}
+	return outcomeRefused, err
+}
 
 // pending is a finished job's outcome, counted and not yet resolved.
 type pending[T any] struct {
@@ -74,7 +92,11 @@ func (e *engine[T]) finishLocked(f *Future[T], v T, err error, kind outcome) {
 // Requires mu held.
 func (e *engine[T]) countLocked(kind outcome) {
 	e.busy--
+	e.drain.add(1)
 	switch kind {
+	case outcomeRefused:
+		e.canceled++
+		e.refused++
 	case outcomeCanceled:
 		e.canceled++
 	case outcomeFailed:

@@ -53,7 +53,7 @@ func (e *engine[T]) work(w *worker) {
 			if reusable {
 				e.recycleLocked(t)
 			}
-			if e.ctl != nil && kind != outcomeCanceled {
+			if e.ctl != nil && kind != outcomeCanceled && kind != outcomeRefused {
 				scaled = e.setLimitLocked(e.ctl.observe(elapsed, err, e.limit, busy)) || scaled
 			}
 			continue

@@ -3,6 +3,7 @@ package crew
 import (
 	"errors"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -36,20 +37,35 @@ type RejectedError struct {
 	Err        error         // the sentinel; Unwrap returns it
 }
 
-// Error names the guard, the reason and, when known, the retry delay.
+// Error names the guard, the reason and, when known, the retry delay,
+// rounded up to what a person reads (1ms below a minute, 1s above); the
+// RetryAfter field keeps the exact value.
 func (e *RejectedError) Error() string {
 	if e.RetryAfter > 0 {
-		return fmt.Sprintf("crew: rejected by %s: %v (retry after %v)", e.Guard, e.Err, e.RetryAfter)
+		return fmt.Sprintf("crew: rejected by %s: %v (retry after %v)", e.Guard, e.Err, readable(e.RetryAfter))
 	}
 	return fmt.Sprintf("crew: rejected by %s: %v", e.Guard, e.Err)
 }
 
+// readable rounds d up to a unit a person reads: 1µs below a millisecond,
+// 1ms below a minute, 1s above. Up, so that waiting what the text says is
+// never too early.
+func readable(d time.Duration) time.Duration {
+	unit := time.Second
+	switch {
+	case d < time.Millisecond:
+		unit = time.Microsecond
+	case d < time.Minute:
+		unit = time.Millisecond
+	}
+	if r := d % unit; r != 0 && d <= math.MaxInt64-unit {
+		d += unit - r
+	}
+	return d
+}
+
 // Unwrap returns the sentinel, so errors.Is(err, ErrRateLimited) works.
 func (e *RejectedError) Unwrap() error { return e.Err }
-
-// errQueueFull is the shared rejection of a full queue; it carries no
-// per-call data, so one value serves every caller without allocating.
-var errQueueFull error = &RejectedError{Guard: "queue", Err: ErrQueueFull}
 
 // Errors for bad input. They are not sentinels: bad input is a programming
 // error, and the messages say what to fix.

@@ -32,7 +32,9 @@ func Do[T any](ctx context.Context, p Pool[T], job Job[T]) (T, error) {
 
 // Stats is a snapshot of a pool's state and counters, a plain value the
 // caller owns. The counters only grow. Once Close has returned, Submitted ==
-// Completed + Canceled.
+// Completed + Canceled. Canceled - Refused is what the submitters' ctxs and
+// Close took away; Refused is what the guards turned down as the job was
+// about to start.
 //
 // A Chain's Stats are its base pool's, plus the Submit calls its guards
 // refused (Rejected). A Batcher's Stats count items, not batches.
@@ -45,6 +47,7 @@ type Stats struct {
 	Completed uint64 // jobs that ran to the end (success or error or panic)
 	Failed    uint64 // of Completed: returned an error or panicked
 	Canceled  uint64 // accepted jobs that never ran (ctx ended while queued, a guard refused it at start, or Close gave up)
+	Refused   uint64 // of Canceled: refused by a guard at start (an open breaker, a token that came too late)
 }
 
 // WorkerPool is a fixed-size pool that runs jobs first in, first out.
@@ -101,3 +104,5 @@ func (p *WorkerPool[T]) Close(ctx context.Context) error { return p.e.close(ctx)
 func (p *WorkerPool[T]) Stats() Stats { return p.e.stats() }
 
 func (p *WorkerPool[T]) engine() *engine[T] { return p.e }
+
+func (p *WorkerPool[T]) isClosed() bool { return p.e.closed.Load() }

@@ -3,6 +3,7 @@ package crew_test
 import (
 	"context"
 	"errors"
+	"math"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -81,11 +82,31 @@ func TestPoolConstructorPanics(t *testing.T) {
 	}
 }
 
+func TestRejectedErrorRoundsItsText(t *testing.T) {
+	tests := []struct {
+		give time.Duration
+		want string
+	}{
+		{give: 999, want: "1µs"},
+		{give: 999998468 * time.Nanosecond, want: "1s"},
+		{give: 333333334 * time.Nanosecond, want: "334ms"},
+		{give: 90*time.Second + 1, want: "1m31s"},
+		{give: time.Duration(math.MaxInt64), want: time.Duration(math.MaxInt64).String()},
+	}
+	for _, tt := range tests {
+		t.Run(tt.want, func(t *testing.T) {
+			err := &crew.RejectedError{Guard: "g", RetryAfter: tt.give, Err: crew.ErrRateLimited}
+			assert.Equal(t, "crew: rejected by g: crew: rate limited (retry after "+tt.want+")", err.Error())
+		})
+	}
+}
+
 func TestRejectedErrorExplainsItself(t *testing.T) {
 	err := error(&crew.RejectedError{Guard: "ratelimit", RetryAfter: 1500, Err: crew.ErrRateLimited})
 	require.ErrorIs(t, err, crew.ErrRateLimited)
 	require.NotErrorIs(t, err, crew.ErrCircuitOpen)
-	require.Equal(t, "crew: rejected by ratelimit: crew: rate limited (retry after 1.5µs)", err.Error())
+	require.Equal(t, "crew: rejected by ratelimit: crew: rate limited (retry after 2µs)", err.Error(),
+		"rounded up to what a person reads")
 	var re *crew.RejectedError
 	require.ErrorAs(t, fmtWrap(err), &re, "found through wrapping")
 	require.Equal(t, "ratelimit", re.Guard)

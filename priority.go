@@ -173,3 +173,5 @@ func (p *PriorityPool[T]) QueueStats() PriorityStats {
 }
 
 func (p *PriorityPool[T]) engine() *engine[T] { return p.e }
+
+func (p *PriorityPool[T]) isClosed() bool { return p.e.closed.Load() }
