@@ -137,7 +137,7 @@ func newAdaptiveEngine[T any](q queue[T], c *config, minWorkers, maxWorkers int)
 // (unless WithNonBlocking or nested), returns ErrClosed after Close, and
 // refuses a nil ctx or job or an ended ctx.
 func (p *AdaptivePool[T]) Submit(ctx context.Context, job Job[T]) (*Future[T], error) {
-	return p.e.submit(ctx, job, nil, nil)
+	return p.e.submit(ctx, job, nil)
 }
 
 // Close stops intake, runs what was queued, waits for the running jobs and
@@ -167,3 +167,9 @@ func (p *AdaptivePool[T]) Limit() int {
 func (p *AdaptivePool[T]) engine() *engine[T] { return p.e }
 
 func (p *AdaptivePool[T]) isClosed() bool { return p.e.closed.Load() }
+
+func (p *AdaptivePool[T]) ownsJob(ctx context.Context) bool { return ctx.Value(nestedKey{p.e}) != nil }
+
+func (p *AdaptivePool[T]) submitAttempt(ctx context.Context, job Job[T], spec jobSpec[T]) (*Future[T], error) {
+	return p.e.submit(ctx, job, &spec)
+}

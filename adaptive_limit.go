@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -69,10 +70,12 @@ type LimitConfig struct {
 // arithmetic operations under the pool's lock. Read the limit with
 // AdaptivePool.Limit or WithOnScale. Other constructors ignore it.
 //
-// It panics if a field of cfg is negative or MaxErrorRate is over 1.
+// It panics if a field of cfg is negative or NaN, Tolerance is infinite or
+// MaxErrorRate is over 1.
 func WithLimitControl(cfg LimitConfig) Option {
-	if cfg.Tolerance < 0 || cfg.MaxLatency < 0 || cfg.MaxErrorRate < 0 || cfg.MaxErrorRate > 1 || cfg.Initial < 0 {
-		panic(fmt.Sprintf("crew: WithLimitControl(%+v): negative field or MaxErrorRate > 1", cfg))
+	if !(cfg.Tolerance >= 0 && cfg.Tolerance < math.Inf(1)) || cfg.MaxLatency < 0 ||
+		!(cfg.MaxErrorRate >= 0 && cfg.MaxErrorRate <= 1) || cfg.Initial < 0 {
+		panic(fmt.Sprintf("crew: WithLimitControl(%+v): a field is negative or NaN, Tolerance infinite, or MaxErrorRate > 1", cfg))
 	}
 	return optionFunc(func(c *config) { c.adapt.limit = &cfg })
 }
@@ -141,16 +144,23 @@ func newGradient(cfg LimitConfig, lo, hi int) *gradient {
 	return g
 }
 
-func (g *gradient) observe(elapsed time.Duration, err error, _, busy int) int {
-	overload := false
-	if err != nil {
-		var pe *PanicError
-		if errors.Is(err, context.Canceled) || errors.As(err, &pe) ||
-			(g.isOverload != nil && !g.isOverload(err)) {
-			return g.limit
-		}
-		overload = true
+// judge decides whether a job's error counts in the windows at all, and
+// whether it says the downstream is overloaded. It calls IsOverload, so the
+// engine calls it with its lock released.
+func (g *gradient) judge(err error) (counts, overload bool) {
+	if err == nil {
+		return true, false
 	}
+	if _, ok := errors.AsType[*PanicError](err); ok || errors.Is(err, context.Canceled) ||
+		(g.isOverload != nil && !g.isOverload(err)) {
+		return false, false
+	}
+	return true, true
+}
+
+// observe counts one job that judge counted: how long it ran, whether it
+// was an overload error, and how many jobs were running as it finished.
+func (g *gradient) observe(elapsed time.Duration, overload bool, _, busy int) int {
 	if g.skip > 0 {
 		g.skip--
 		return g.limit
@@ -163,7 +173,7 @@ func (g *gradient) observe(elapsed time.Duration, err error, _, busy int) int {
 		g.ok++
 		g.sum += elapsed
 	}
-	if g.n >= max(limitWindowMin, 2*g.limit) {
+	if g.n >= max(limitWindowMin, satMul(2, g.limit)) {
 		g.endWindow()
 		g.n, g.ok, g.errs, g.sum, g.peak = 0, 0, 0, 0, 0
 	}
@@ -217,9 +227,9 @@ func (g *gradient) endWindow() {
 		g.slowStart = false
 	case rtt > 0 && float64(rtt) < target && g.peak >= g.limit:
 		if g.slowStart {
-			g.limit *= 2
+			g.limit = satMul(g.limit, 2)
 		} else {
-			g.limit++
+			g.limit = satAdd(g.limit, 1)
 		}
 		g.limit = min(g.limit, g.hi)
 	}

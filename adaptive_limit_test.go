@@ -20,7 +20,9 @@ type scripted struct {
 	limits []int // guarded by the engine's mu
 }
 
-func (s *scripted) observe(_ time.Duration, _ error, limit, _ int) int {
+func (s *scripted) judge(error) (bool, bool) { return true, false }
+
+func (s *scripted) observe(_ time.Duration, _ bool, limit, _ int) int {
 	if len(s.limits) == 0 {
 		return limit
 	}
@@ -121,8 +123,8 @@ func TestAdaptiveLimitControlSeesJobs(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := NewAdaptivePool[int](0, 4)
 		var got []time.Duration
-		var errs []error
-		rec := &recorder{f: func(d time.Duration, err error) { got, errs = append(got, d), append(errs, err) }}
+		var errs []bool
+		rec := &recorder{f: func(d time.Duration, overload bool) { got, errs = append(got, d), append(errs, overload) }}
 		withController(p, rec, 4)
 		boom := errors.New("boom")
 		job := func(d time.Duration, err error) Job[int] {
@@ -141,16 +143,18 @@ func TestAdaptiveLimitControlSeesJobs(t *testing.T) {
 		closePool(t, p)
 		p.e.mu.Lock()
 		defer p.e.mu.Unlock()
-		if len(got) != 2 || got[0] != 3*time.Millisecond || got[1] != 5*time.Millisecond || errs[0] != nil || !errors.Is(errs[1], boom) {
-			t.Fatalf("observed %v %v, want [3ms 5ms] [nil boom]", got, errs)
+		if len(got) != 2 || got[0] != 3*time.Millisecond || got[1] != 5*time.Millisecond || errs[0] || !errs[1] {
+			t.Fatalf("observed %v %v, want [3ms 5ms] [false true]", got, errs)
 		}
 	})
 }
 
-type recorder struct{ f func(time.Duration, error) }
+type recorder struct{ f func(time.Duration, bool) }
 
-func (r *recorder) observe(d time.Duration, err error, limit, _ int) int {
-	r.f(d, err)
+func (r *recorder) judge(err error) (bool, bool) { return true, err != nil }
+
+func (r *recorder) observe(d time.Duration, overload bool, limit, _ int) int {
+	r.f(d, overload)
 	return limit
 }
 
@@ -166,7 +170,9 @@ func settled(cfg LimitConfig, limit int) *gradient {
 func feed(g *gradient, n int, d time.Duration, err error, busy int) int {
 	l := g.limit
 	for range n {
-		l = g.observe(d, err, l, busy)
+		if counts, overload := g.judge(err); counts {
+			l = g.observe(d, overload, l, busy)
+		}
 	}
 	return l
 }

@@ -3,6 +3,7 @@ package crew
 import (
 	"context"
 	"errors"
+	"math"
 	"math/bits"
 	"time"
 )
@@ -256,7 +257,7 @@ func (b *Batcher[In, Out]) armLocked(now int64) {
 		}
 		return
 	}
-	deadline := b.pending.front().enq + int64(b.wait)
+	deadline := min(b.pending.front().enq, math.MaxInt64-int64(b.wait)) + int64(b.wait) // saturated
 	if b.armedAt == deadline {
 		return
 	}

@@ -69,14 +69,18 @@ type Ticket uint64
 // never counted as a failure by the breaker. Chain(Chain(p, a), b) is
 // Chain(p, b, a).
 //
-// Chain panics if base or a guard is nil. With no guards it returns base.
+// Chain panics if base or a guard is nil, or a nil pointer in the
+// interface. With no guards it returns base.
 func Chain[T any](base Pool[T], guards ...Guard) Pool[T] {
-	if base == nil {
+	if isNil(base) {
 		panic("crew: Chain: the base pool is nil")
 	}
 	for i, g := range guards {
-		if g == nil {
+		switch {
+		case g == nil:
 			panic(fmt.Sprintf("crew: Chain: guard %d is nil", i))
+		case isNil(g):
+			panic(fmt.Sprintf("crew: Chain: guard %d is a nil %T", i, g))
 		}
 	}
 	if len(guards) == 0 {
@@ -123,6 +127,21 @@ func (c *chain[T]) Submit(ctx context.Context, job Job[T]) (*Future[T], error) {
 	if ctx == nil || job == nil || c.isClosed() {
 		return c.base.Submit(ctx, job) // base refuses and counts it (guarantee 16)
 	}
+	return c.submit(ctx, job, jobSpec[T]{})
+}
+
+// submitAttempt implements attemptSubmitter for a Chain over a crew pool:
+// every attempt of a Retry passes the guards' Admit.
+func (c *chain[T]) submitAttempt(ctx context.Context, job Job[T], spec jobSpec[T]) (*Future[T], error) {
+	if c.isClosed() {
+		c.rejected.Add(1)
+		return nil, ErrClosed
+	}
+	return c.submit(ctx, job, spec)
+}
+
+// submit runs the guards' Admit and hands the job to base.
+func (c *chain[T]) submit(ctx context.Context, job Job[T], spec jobSpec[T]) (*Future[T], error) {
 	// The tickets stay on the stack: a crew pool copies them into the job's
 	// record, another pool gets a copy on the heap.
 	var small [4]Ticket
@@ -139,7 +158,8 @@ func (c *chain[T]) Submit(ctx context.Context, job Job[T]) (*Future[T], error) {
 	var f *Future[T]
 	var err error
 	if c.eng != nil {
-		f, err = c.eng.submit(ctx, job, c.guards, tickets)
+		spec.guards, spec.tickets = c.guards, tickets
+		f, err = c.eng.submit(ctx, job, &spec)
 	} else {
 		a := new(admission)
 		a.set(c.guards, tickets)
@@ -241,6 +261,11 @@ func (c *chain[T]) isClosed() bool {
 	}
 	cr, ok := c.base.(closedReporter)
 	return ok && cr.isClosed()
+}
+
+func (c *chain[T]) ownsJob(ctx context.Context) bool {
+	o, ok := c.base.(jobOwner)
+	return ok && o.ownsJob(ctx)
 }
 
 // closedReporter is implemented by crew's pools and wrappers, so that a

@@ -197,6 +197,9 @@ func TestChainBadInput(t *testing.T) {
 	p := crew.NewPool[int](1)
 	defer p.Close(context.Background())
 	require.PanicsWithValue(t, "crew: Chain: guard 1 is nil", func() { crew.Chain[int](p, passGuard{}, nil) })
+	require.PanicsWithValue(t, "crew: Chain: guard 0 is a nil *crew.Breaker", func() { crew.Chain[int](p, (*crew.Breaker)(nil)) },
+		"a nil pointer in the interface panicked later with a nil dereference")
+	require.PanicsWithValue(t, "crew: Chain: the base pool is nil", func() { crew.Chain[int]((*crew.WorkerPool[int])(nil)) })
 	require.Equal(t, crew.Pool[int](p), crew.Chain[int](p), "no guards: the base itself")
 }
 

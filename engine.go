@@ -86,11 +86,15 @@ type queue[T any] interface {
 
 // controller moves the engine's concurrency limit from observed outcomes.
 type controller interface {
-	// observe reports one job that ran: how long it ran, its error, the
-	// limit, and how many jobs were running as it finished (itself
-	// included). It returns the new limit. It is called with mu held and
-	// must be quick.
-	observe(elapsed time.Duration, err error, limit, busy int) int
+	// judge decides whether a job's error counts and whether it says the
+	// downstream is overloaded. It may call user code, so it is called with
+	// mu released; a panic in it is the caller's to contain.
+	judge(err error) (counts, overload bool)
+	// observe reports one job that ran and judge counted: how long it ran,
+	// whether it failed with an overload error, the limit, and how many
+	// jobs were running as it finished (itself included). It returns the
+	// new limit. It is called with mu held and must be quick.
+	observe(elapsed time.Duration, overload bool, limit, busy int) int
 }
 
 func newEngine[T any](q queue[T], c *config, min, max int) *engine[T] {
@@ -117,11 +121,25 @@ func newEngine[T any](q queue[T], c *config, min, max int) *engine[T] {
 	return e
 }
 
-// submit accepts job or says why not. guards, when not empty, have admitted
-// the job already and tickets holds what each gave; the engine keeps a copy
-// and calls their Start, Done or Abandon. If submit fails, the caller tells
-// the guards.
-func (e *engine[T]) submit(ctx context.Context, job Job[T], guards *guardList, tickets []Ticket) (*Future[T], error) {
+// jobSpec is what a Submit hands the engine besides the ctx and the job:
+// a Chain's admission and a Retry's attempt. A nil *jobSpec is a plain
+// Submit.
+type jobSpec[T any] struct {
+	// guards, when not nil, have admitted the job already, and tickets
+	// holds what each gave; the engine keeps a copy and calls their Start,
+	// Done or Abandon. If submit fails, the caller tells the guards.
+	guards  *guardList
+	tickets []Ticket
+	fut     *Future[T]    // the Future to resolve (a later attempt's); nil: a new one
+	retry   *retryPool[T] // the Retry the job is an attempt of; nil if none
+	attempt int           // under Retry, which attempt this is, from 1
+	// abort, when closed, ends a wait for room with ErrClosed: the Retry
+	// this first attempt is for is closing.
+	abort <-chan struct{}
+}
+
+// submit accepts job or says why not.
+func (e *engine[T]) submit(ctx context.Context, job Job[T], spec *jobSpec[T]) (*Future[T], error) {
 	if ctx == nil || job == nil {
 		e.mu.Lock()
 		e.rejected++
@@ -131,7 +149,12 @@ func (e *engine[T]) submit(ctx context.Context, job Job[T], guards *guardList, t
 		}
 		return nil, errNilJob
 	}
-	f := new(Future[T]) // the one allocation, made before taking the lock
+	var f *Future[T]
+	if spec != nil && spec.fut != nil {
+		f = spec.fut
+	} else {
+		f = new(Future[T]) // the one allocation, made before taking the lock
+	}
 	var enq int64
 	if e.clock != nil {
 		enq = e.clock() // outside the lock, so that the lock is held shorter
@@ -142,8 +165,14 @@ func (e *engine[T]) submit(ctx context.Context, job Job[T], guards *guardList, t
 	}
 	t := e.taskLocked()
 	t.fut, t.job, t.ctx, t.enq = f, job, ctx, enq
-	if guards != nil {
-		t.extra().adm.set(guards, tickets)
+	if spec != nil {
+		if spec.guards != nil {
+			t.extra().adm.set(spec.guards, spec.tickets)
+		}
+		if spec.retry != nil {
+			x := t.extra()
+			x.retry, x.attempt = spec.retry, spec.attempt
+		}
 	}
 	if e.hasRoomLocked() {
 		e.enqueueLocked(t)
@@ -162,7 +191,11 @@ func (e *engine[T]) submit(ctx context.Context, job Job[T], guards *guardList, t
 		e.recycleLocked(t)
 		return e.rejectUnlock(e.drain.queueFull(e.waiters.n))
 	}
-	return e.waitForRoom(ctx, t)
+	var abort <-chan struct{}
+	if spec != nil {
+		abort = spec.abort
+	}
+	return e.waitForRoom(ctx, t, abort)
 }
 
 // admitLocked refuses a job that cannot be accepted whatever the room.
@@ -187,7 +220,7 @@ func (e *engine[T]) rejectUnlock(err error) (*Future[T], error) {
 // The waiter is t itself; its ready channel comes from a pool and goes back
 // there once the one answer sent on it has been received, so a Submit that
 // waits allocates nothing more than one that does not.
-func (e *engine[T]) waitForRoom(ctx context.Context, t *task[T]) (*Future[T], error) {
+func (e *engine[T]) waitForRoom(ctx context.Context, t *task[T], abort <-chan struct{}) (*Future[T], error) {
 	ready, _ := e.readyChans.Get().(chan error)
 	if ready == nil {
 		ready = make(chan error, 1)
@@ -197,6 +230,7 @@ func (e *engine[T]) waitForRoom(ctx context.Context, t *task[T]) (*Future[T], er
 	t.extra().ready = ready
 	e.waiters.push(t)
 	e.mu.Unlock()
+	var gaveUp error
 	select {
 	case err := <-ready:
 		if err != nil {
@@ -204,13 +238,16 @@ func (e *engine[T]) waitForRoom(ctx context.Context, t *task[T]) (*Future[T], er
 		}
 		return f, nil
 	case <-ctx.Done():
+		gaveUp = ctx.Err()
+	case <-abort:
+		gaveUp = ErrClosed
 	}
 	e.mu.Lock()
 	// t is still this Submit's only if it still has this Future: once
 	// answered, it may have run and been recycled for another Submit.
 	if t.fut == f && e.waiters.remove(t) { // no answer was sent
 		e.recycleLocked(t)
-		return e.rejectUnlock(ctx.Err())
+		return e.rejectUnlock(gaveUp)
 	}
 	e.mu.Unlock()
 	// Room was handed over (or the pool closed) as ctx ended: that answer
@@ -225,7 +262,7 @@ func (e *engine[T]) waitForRoom(ctx context.Context, t *task[T]) (*Future[T], er
 // or new worker will take at once do not count against the bound.
 // Requires mu held.
 func (e *engine[T]) hasRoomLocked() bool {
-	return e.q.len() < e.cap+e.claims+e.idle.n+max(e.limit-e.workers, 0)
+	return e.q.len() < satAdd(satAdd(e.cap, e.claims+e.idle.n), max(e.limit-e.workers, 0))
 }
 
 // enqueueLocked accepts t: it is queued, counted and watched. Requires mu held.
@@ -351,7 +388,8 @@ func (e *engine[T]) settle(err error, ts ...*task[T]) {
 	for i, t := range ts {
 		stopped := t.stopWatch()
 		t.guards().abandon(0)
-		t.fut.fail(err)
+		d := t.outcome(*new(T), err, false)
+		d.deliver()
 		if stopped {
 			ts[reusable], ts[i] = t, ts[reusable]
 			reusable++

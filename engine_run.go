@@ -31,7 +31,8 @@ func (e *engine[T]) run(w *worker, t *task[T]) (v T, kind outcome, elapsed time.
 	if watched {
 		defer w.release() // the job has a ctx of its own to cancel
 	}
-	v, elapsed, refused, err := runTimed(ctx, t.job, t.guards(), e.ctl != nil)
+	mayTimeout := t.ctx != context.Background() && t.ctx != context.TODO()
+	v, elapsed, refused, err := runTimed(ctx, t.job, t.guards(), e.ctl != nil, mayTimeout)
 	if refused {
 		kind, err := e.neverRan(t, err)
 		return v, kind, 0, err, reusable
@@ -66,26 +67,41 @@ func (e *engine[T]) neverRan(t *task[T], err error) (outcome, error) {
 	return outcomeRefused, err
 }
 
-// pending is a finished job's outcome, counted and not yet resolved.
-type pending[T any] struct {
-	f   *Future[T] // nil: none
+// finished is a job's outcome, counted and not yet delivered: delivered, it
+// resolves the job's Future or, for an attempt of a Retry, goes to the
+// Retry, which resolves the Future or tries again. It is taken from the
+// task before the task is recycled. The zero value delivers nothing.
+type finished[T any] struct {
+	fut *Future[T]
 	v   T
 	err error
+	ran bool // the job ran (Completed), or never did (Canceled)
+
+	// Under Retry: the Retry, and what it needs to try again.
+	retry   *retryPool[T]
+	ctx     context.Context
+	job     Job[T]
+	attempt int
 }
 
-// resolve resolves p's Future, if any, and clears p.
-func (p *pending[T]) resolve() {
-	if p.f != nil {
-		p.f.resolve(p.v, p.err)
-		*p = pending[T]{}
+// deliver resolves d's Future, or hands d to its Retry, and clears d. It
+// may run user code (RetryPolicy's callbacks) when userCode says so, and
+// callers then hold no lock.
+func (d *finished[T]) deliver() {
+	switch {
+	case d.fut == nil:
+		return
+	case d.retry != nil:
+		d.retry.outcome(d)
+	default:
+		d.fut.resolve(d.v, d.err)
 	}
+	*d = finished[T]{}
 }
 
-// finishLocked counts and resolves a job a worker took. Requires mu held.
-func (e *engine[T]) finishLocked(f *Future[T], v T, err error, kind outcome) {
-	e.countLocked(kind)
-	f.resolve(v, err)
-}
+// userCode reports whether delivering d may call user code, which must not
+// run under a lock: a failed attempt goes to its Retry's policy.
+func (d *finished[T]) userCode() bool { return d.retry != nil && d.err != nil }
 
 // countLocked counts a job a worker took as finished. Its Future must
 // resolve after this, so that whoever sees the outcome finds it counted.
@@ -112,15 +128,37 @@ func (e *engine[T]) countLocked(kind outcome) {
 func (e *engine[T]) goexit(w *worker, t *task[T]) {
 	w.release()
 	e.mu.Lock()
+	var done finished[T]
 	if t != nil {
-		e.finishLocked(t.fut, *new(T), goexitError(), outcomeFailed) // t is not recycled
+		e.countLocked(outcomeFailed)
+		done = t.outcome(*new(T), goexitError(), true) // t is not recycled
+		e.settling++                                   // Close waits for the delivery below
 	}
 	e.retireLocked(w)
 	if e.state == stateOpen && e.workers < e.min {
 		e.startWorkerLocked() // the pool keeps its minimum
 	}
 	e.mu.Unlock()
+	if t != nil {
+		done.deliver()
+		e.mu.Lock()
+		e.settling--
+		e.checkDrainedLocked()
+		e.mu.Unlock()
+	}
 	e.notifyScale()
+}
+
+// callJob runs job with its run timeout, if lookup says its ctx may carry
+// one (WithRunTimeout), turning a panic into a *PanicError.
+func callJob[T any](ctx context.Context, job Job[T], lookup bool) (T, error) {
+	if lookup {
+		if rctx, cancel := withRunTimeout(ctx); cancel != nil {
+			defer cancel()
+			ctx = rctx
+		}
+	}
+	return call(ctx, job)
 }
 
 // call runs job, turning a panic into a *PanicError.
@@ -138,20 +176,22 @@ func call[T any](ctx context.Context, job Job[T]) (v T, err error) {
 // then each guard's Done, innermost first. refused reports that a guard
 // refused the job at Start: it did not run, and err is the refusal.
 func runJob[T any](ctx context.Context, job Job[T], adm *admission) (v T, refused bool, err error) {
-	v, _, refused, err = runTimed(ctx, job, adm, false)
+	v, _, refused, err = runTimed(ctx, job, adm, false, true)
 	return v, refused, err
 }
 
 // runTimed is runJob that also reports how long the job ran. Without guards
 // the time is measured only if timed, so a plain pool never reads the clock.
-func runTimed[T any](ctx context.Context, job Job[T], adm *admission, timed bool) (v T, elapsed time.Duration, refused bool, err error) {
+// lookup says whether ctx may carry a run timeout (WithRunTimeout), which
+// then starts as the job does, after the guards' Start.
+func runTimed[T any](ctx context.Context, job Job[T], adm *admission, timed, lookup bool) (v T, elapsed time.Duration, refused bool, err error) {
 	if adm == nil {
 		if !timed {
-			v, err = call(ctx, job)
+			v, err = callJob(ctx, job, lookup)
 			return v, 0, false, err
 		}
 		begin := time.Now()
-		v, err = call(ctx, job)
+		v, err = callJob(ctx, job, lookup)
 		return v, time.Since(begin), false, err
 	}
 	var small [4]Ticket // common chains keep their tickets on the stack
@@ -181,7 +221,7 @@ func runTimed[T any](ctx context.Context, job Job[T], adm *admission, timed bool
 			}
 		}
 	}()
-	v, err = call(ctx, job)
+	v, err = callJob(ctx, job, lookup)
 	returned = true
 	if timed {
 		elapsed = time.Since(begin)
@@ -204,11 +244,17 @@ type untimedGuard interface {
 // wantElapsed reports whether some guard may use the elapsed time.
 func wantElapsed(guards []Guard) bool {
 	for _, g := range guards {
-		if u, ok := g.(untimedGuard); !ok || !u.ignoresElapsed() {
+		if usesElapsed(g) {
 			return true
 		}
 	}
 	return false
+}
+
+// usesElapsed reports whether g may use a job's elapsed time.
+func usesElapsed(g Guard) bool {
+	u, ok := g.(untimedGuard)
+	return !ok || !u.ignoresElapsed()
 }
 
 // goexitError is the outcome of a job that called runtime.Goexit.

@@ -1,6 +1,9 @@
 package crew
 
-import "time"
+import (
+	"runtime/debug"
+	"time"
+)
 
 // work is a worker's loop: take the next job, run it, park when there is
 // none, retire when the pool shrinks or closes.
@@ -14,12 +17,13 @@ func (e *engine[T]) work(w *worker) {
 	}()
 	e.notifyScale() // this worker's start
 	scaled := false // this worker moved the limit and has not reported it
-	// done is the finished job whose Future is still to resolve, with its
-	// outcome: counted already, it resolves as soon as the lock is released
-	// (or before the worker parks or retires), so that touching the
-	// Future, which the submitter's processor wrote last, stays out of the
-	// critical section.
-	var done pending[T]
+	// done is the finished job whose outcome is still to deliver: counted
+	// already, it is delivered as soon as the lock is released (or before
+	// the worker parks or retires), so that touching the Future, which the
+	// submitter's processor wrote last, stays out of the critical section.
+	// An outcome that may run user code (a Retry's policy) is delivered at
+	// once, with the lock released.
+	var done finished[T]
 	e.mu.Lock()
 	e.claims--
 	for {
@@ -28,7 +32,7 @@ func (e *engine[T]) work(w *worker) {
 			t = e.q.pop()
 		}
 		if t == nil {
-			done.resolve() // with mu held: before parking or retiring
+			done.deliver() // with mu held: before parking or retiring
 		}
 		if e.workers > e.limit {
 			break // the limit dropped: retire
@@ -38,7 +42,7 @@ func (e *engine[T]) work(w *worker) {
 			e.busy++
 			e.grantWaitersLocked()
 			e.mu.Unlock()
-			done.resolve()
+			done.deliver()
 			if scaled {
 				scaled = false
 				e.notifyScale()
@@ -46,15 +50,29 @@ func (e *engine[T]) work(w *worker) {
 			current = t
 			v, kind, elapsed, err, reusable := e.run(w, t)
 			current = nil
+			counts, overload := false, false
+			if e.ctl != nil && kind != outcomeCanceled && kind != outcomeRefused {
+				counts, overload, err = e.judge(err)
+				if err != nil && kind == outcomeOK {
+					kind = outcomeFailed // the judge panicked
+				}
+			}
 			e.mu.Lock()
 			busy := e.busy
 			e.countLocked(kind)
-			done = pending[T]{t.fut, v, err}
+			done = t.outcome(v, err, kind == outcomeOK || kind == outcomeFailed)
 			if reusable {
 				e.recycleLocked(t)
 			}
-			if e.ctl != nil && kind != outcomeCanceled && kind != outcomeRefused {
-				scaled = e.setLimitLocked(e.ctl.observe(elapsed, err, e.limit, busy)) || scaled
+			if done.userCode() {
+				e.settling++ // Close waits for the delivery
+				e.mu.Unlock()
+				done.deliver()
+				e.mu.Lock()
+				e.settling--
+			}
+			if counts {
+				scaled = e.setLimitLocked(e.ctl.observe(elapsed, overload, e.limit, busy)) || scaled
 			}
 			continue
 		}
@@ -76,6 +94,19 @@ func (e *engine[T]) work(w *worker) {
 	e.mu.Unlock()
 	exited = true
 	e.notifyScale() // this worker's exit
+}
+
+// judge asks the controller, with mu released, what a job's error says
+// (it calls LimitConfig.IsOverload). A panic there is contained: the job's
+// outcome becomes the *PanicError, and the job is left out of the windows.
+func (e *engine[T]) judge(err error) (counts, overload bool, out error) {
+	defer func() {
+		if r := recover(); r != nil {
+			counts, overload, out = false, false, &PanicError{Value: r, Stack: debug.Stack()}
+		}
+	}()
+	counts, overload = e.ctl.judge(err)
+	return counts, overload, err
 }
 
 // setLimitLocked moves the limit to n, clamped to [max(min, 1), max], and

@@ -1,9 +1,11 @@
 package crew
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strconv"
 	"time"
@@ -166,8 +168,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // responseWriter notes whether the handler has started its response, so an
-// error after that is not written on top of it. Unwrap keeps
-// http.ResponseController working (Flush, Hijack, deadlines).
+// error after that is not written on top of it. It is an http.Flusher and
+// an http.Hijacker, and Unwrap keeps http.ResponseController working
+// (deadlines, and whatever else the underlying writer supports).
 type responseWriter struct {
 	http.ResponseWriter
 	wrote bool
@@ -189,3 +192,22 @@ func (w *responseWriter) Write(b []byte) (int, error) {
 }
 
 func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Flush implements http.Flusher, so a handler that asserts w.(http.Flusher)
+// (server-sent events, streaming) keeps streaming through Handler. It sends
+// the headers, 200 unless written before, and does nothing if the
+// underlying writer cannot flush.
+func (w *responseWriter) Flush() {
+	if !w.wrote {
+		w.wrote, w.code = true, http.StatusOK
+	}
+	_ = http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// Hijack implements http.Hijacker for handlers that take over the
+// connection (a WebSocket upgrade); it returns http.ErrNotSupported if the
+// underlying writer cannot.
+func (w *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	w.wrote = true
+	return http.NewResponseController(w.ResponseWriter).Hijack()
+}

@@ -82,7 +82,7 @@ func NewPool[T any](workers int, opts ...Option) *WorkerPool[T] {
 // job leaves the queue without running and its Future resolves with
 // ctx.Err() at once.
 func (p *WorkerPool[T]) Submit(ctx context.Context, job Job[T]) (*Future[T], error) {
-	return p.e.submit(ctx, job, nil, nil)
+	return p.e.submit(ctx, job, nil)
 }
 
 // Close stops intake at once: later Submits return ErrClosed. It runs what
@@ -106,3 +106,9 @@ func (p *WorkerPool[T]) Stats() Stats { return p.e.stats() }
 func (p *WorkerPool[T]) engine() *engine[T] { return p.e }
 
 func (p *WorkerPool[T]) isClosed() bool { return p.e.closed.Load() }
+
+func (p *WorkerPool[T]) ownsJob(ctx context.Context) bool { return ctx.Value(nestedKey{p.e}) != nil }
+
+func (p *WorkerPool[T]) submitAttempt(ctx context.Context, job Job[T], spec jobSpec[T]) (*Future[T], error) {
+	return p.e.submit(ctx, job, &spec)
+}

@@ -126,7 +126,7 @@ type priorityConfig struct {
 // job leaves the queue without running and its Future resolves with
 // ctx.Err() at once.
 func (p *PriorityPool[T]) Submit(ctx context.Context, job Job[T]) (*Future[T], error) {
-	return p.e.submit(ctx, job, nil, nil)
+	return p.e.submit(ctx, job, nil)
 }
 
 // Close stops intake at once: later Submits return ErrClosed. It runs what
@@ -175,3 +175,9 @@ func (p *PriorityPool[T]) QueueStats() PriorityStats {
 func (p *PriorityPool[T]) engine() *engine[T] { return p.e }
 
 func (p *PriorityPool[T]) isClosed() bool { return p.e.closed.Load() }
+
+func (p *PriorityPool[T]) ownsJob(ctx context.Context) bool { return ctx.Value(nestedKey{p.e}) != nil }
+
+func (p *PriorityPool[T]) submitAttempt(ctx context.Context, job Job[T], spec jobSpec[T]) (*Future[T], error) {
+	return p.e.submit(ctx, job, &spec)
+}

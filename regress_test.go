@@ -143,3 +143,23 @@ func TestHandlerAfterShutdownIs503(t *testing.T) {
 	assert.Equal(t, http.StatusServiceUnavailable, w.Code)
 	assert.Empty(t, w.Header().Get("Retry-After"))
 }
+
+// TestMiddlewareWriterIsAFlusher: the ResponseWriter that Middleware passed
+// on was not an http.Flusher, so SSE code doing w.(http.Flusher) stopped
+// streaming.
+func TestMiddlewareWriterIsAFlusher(t *testing.T) {
+	p := crew.NewPool[struct{}](1)
+	defer p.Close(context.Background())
+	h := crew.Middleware(p)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f, ok := w.(http.Flusher)
+		require.True(t, ok)
+		_, _ = w.Write([]byte("data: 1\n\n"))
+		f.Flush()
+		_, ok = w.(http.Hijacker)
+		assert.True(t, ok)
+	}))
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/events", nil))
+	assert.True(t, w.Flushed)
+	assert.Equal(t, "data: 1\n\n", w.Body.String())
+}

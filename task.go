@@ -19,7 +19,7 @@ type task[T any] struct {
 	fut *Future[T]
 	job Job[T]
 	ctx context.Context // the submitter's
-	x   *taskExtra      // nil until needed; kept across recycling
+	x   *taskExtra[T]   // nil until needed; kept across recycling
 
 	// Queue bookkeeping, guarded by the engine's mu.
 	prev, next *task[T] // FIFO links, a priority level's links, or the waiter line's
@@ -29,12 +29,14 @@ type task[T any] struct {
 // taskExtra is the part of a task that only some jobs need. Its fields
 // other than adm are guarded by the engine's mu; adm is written by Submit
 // before the job is queued and read by the job's worker, or by settle.
-type taskExtra struct {
-	stop  func() bool // stops the ctx watcher; nil when ctx cannot end
-	adm   admission   // the Chain's guards and their Admit tickets; no guards if none
-	ready chan error  // a blocked Submit's answer (capacity 1), while it waits; see answerLocked
-	prio  int         // priority level, while in a priority queue (for remove)
-	seq   uint64      // arrival order in an extreme priority level (see prioQueue)
+type taskExtra[T any] struct {
+	stop    func() bool   // stops the ctx watcher; nil when ctx cannot end
+	adm     admission     // the Chain's guards and their Admit tickets; no guards if none
+	retry   *retryPool[T] // the Retry the job is an attempt of; nil if none
+	attempt int           // under Retry, which attempt this is, from 1
+	ready   chan error    // a blocked Submit's answer (capacity 1), while it waits; see answerLocked
+	prio    int           // priority level, while in a priority queue (for remove)
+	seq     uint64        // arrival order in an extreme priority level (see prioQueue)
 
 	queued  bool // in the queue now; kept only for a watched job
 	waiting bool // in the waiter line now
@@ -43,9 +45,9 @@ type taskExtra struct {
 }
 
 // extra returns t's taskExtra, making it if t has none yet.
-func (t *task[T]) extra() *taskExtra {
+func (t *task[T]) extra() *taskExtra[T] {
 	if t.x == nil {
-		t.x = new(taskExtra)
+		t.x = new(taskExtra[T])
 	}
 	return t.x
 }
@@ -61,6 +63,17 @@ func (t *task[T]) dequeued() {
 	if t.x != nil {
 		t.x.queued = false
 	}
+}
+
+// outcome returns what delivering t's outcome needs, with v and err: its
+// Future, and its Retry if it is an attempt of one. Take it before t is
+// recycled.
+func (t *task[T]) outcome(v T, err error, ran bool) finished[T] {
+	d := finished[T]{fut: t.fut, v: v, err: err, ran: ran}
+	if t.x != nil && t.x.retry != nil {
+		d.retry, d.ctx, d.job, d.attempt = t.x.retry, t.ctx, t.job, t.x.attempt
+	}
+	return d
 }
 
 // guards returns t's admission, or nil if no guard admitted it.
@@ -95,7 +108,7 @@ func (e *engine[T]) recycleLocked(t *task[T]) {
 	}
 	if x != nil {
 		tickets := x.adm.tickets[:0]
-		*x = taskExtra{}
+		*x = taskExtra[T]{}
 		x.adm.tickets = tickets
 		t.x = x
 	}
@@ -111,4 +124,4 @@ const maxFreeTasks = 1 << 14
 // maxFree is how many tasks the free list keeps: as many as can be queued
 // and running at once, so a saturated pool allocates only Futures, up to
 // maxFreeTasks.
-func (e *engine[T]) maxFree() int { return min(e.cap+e.max, maxFreeTasks) }
+func (e *engine[T]) maxFree() int { return min(satAdd(e.cap, e.max), maxFreeTasks) }
