@@ -54,12 +54,22 @@ func NewAdaptivePool[T any](minWorkers, maxWorkers int, opts ...Option) *Adaptiv
 		panic(fmt.Sprintf("crew: NewAdaptivePool(%d, %d): need 0 <= minWorkers <= maxWorkers and maxWorkers >= 1",
 			minWorkers, maxWorkers))
 	}
-	c := newConfig(opts)
-	var q queue[T] = &fifo[T]{}
-	if c.adapt.priority {
-		q = prioQueueFor[T](&c)
+	c := newConfig("NewAdaptivePool", forAdaptive, opts)
+	var q taskQueue[T] = &fifoQueue[T]{}
+	if c.priority {
+		q = prioQueue[T]{priorityQueueFor[T](&c)}
+	} else if c.evictLowest {
+		panic("crew: NewAdaptivePool: WithEvictLowest needs WithPriorityOrder")
 	}
-	return &AdaptivePool[T]{e: newAdaptiveEngine(q, &c, minWorkers, maxWorkers)}
+	policy := workerPolicy{min: minWorkers, max: maxWorkers, idleTimeout: DefaultIdleTimeout, onScale: c.onScale}
+	if c.idleSet {
+		policy.idleTimeout = c.idleTimeout
+	}
+	if c.limit != nil {
+		g := newGradient(*c.limit, max(minWorkers, 1), maxWorkers)
+		policy.ctl, policy.limit = g, g.g.Limit()
+	}
+	return &AdaptivePool[T]{e: newEngine(q, &c, policy)}
 }
 
 // WithPriorityOrder makes NewAdaptivePool run queued jobs by priority, as a
@@ -68,7 +78,7 @@ func NewAdaptivePool[T any](minWorkers, maxWorkers int, opts ...Option) *Adaptiv
 // is a priority pool whose worker count adapts. Other constructors ignore
 // it.
 func WithPriorityOrder() Option {
-	return optionFunc(func(c *config) { c.adapt.priority = true })
+	return option{name: "WithPriorityOrder", to: forAdaptive, apply: func(c *config) { c.priority = true }}
 }
 
 // WithIdleTimeout sets how long a worker of an adaptive pool waits for a job
@@ -80,7 +90,8 @@ func WithIdleTimeout(d time.Duration) Option {
 	if d < 0 {
 		panic(fmt.Sprintf("crew: WithIdleTimeout(%v): the timeout must be >= 0", d))
 	}
-	return optionFunc(func(c *config) { c.idleTimeout, c.idleSet = d, true })
+	return option{name: "WithIdleTimeout", to: forAdaptive, ignored: true,
+		apply: func(c *config) { c.idleTimeout, c.idleSet = d, true }}
 }
 
 // WithOnScale sets a hook that an adaptive pool calls after its worker count
@@ -94,41 +105,7 @@ func WithIdleTimeout(d time.Duration) Option {
 // not panic. Close returns only after a running call has returned; no call
 // starts after Close has returned. Other constructors ignore it.
 func WithOnScale(fn func(workers, limit int)) Option {
-	return optionFunc(func(c *config) { c.adapt.onScale = fn })
-}
-
-// adaptiveConfig holds the adaptive pool's options.
-type adaptiveConfig struct {
-	priority bool // WithPriorityOrder
-	onScale  func(workers, limit int)
-	limit    *LimitConfig // WithLimitControl; nil: the limit stays at max
-}
-
-// newAdaptiveEngine builds an engine with queue discipline q and the
-// adaptive worker policy: minWorkers started at once, workers retiring after
-// the idle timeout, the optional limit controller and the OnScale hook. It
-// is the seam by which any queue discipline gets adaptive workers: a
-// priority pool whose worker count adapts is
-// newAdaptiveEngine(priorityQueue, &c, min, max).
-func newAdaptiveEngine[T any](q queue[T], c *config, minWorkers, maxWorkers int) *engine[T] {
-	e := newEngine(q, c, 0, maxWorkers) // no workers yet: the policy goes in first
-	e.min = minWorkers
-	e.idleTimeout = DefaultIdleTimeout
-	if c.idleSet {
-		e.idleTimeout = c.idleTimeout
-	}
-	e.onScale = c.adapt.onScale
-	if c.adapt.limit != nil {
-		g := newGradient(*c.adapt.limit, max(minWorkers, 1), maxWorkers)
-		e.ctl, e.limit = g, g.limit
-	}
-	e.mu.Lock()
-	for range minWorkers {
-		e.startWorkerLocked()
-	}
-	e.scaleSeen = e.scaleGen // the starting workers are not a change
-	e.mu.Unlock()
-	return e
+	return option{name: "WithOnScale", to: forAdaptive, apply: func(c *config) { c.onScale = fn }}
 }
 
 // Submit queues job and returns its Future, starting a worker for it at once

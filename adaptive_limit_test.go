@@ -158,84 +158,28 @@ func (r *recorder) observe(d time.Duration, overload bool, limit, _ int) int {
 	return limit
 }
 
-// settled returns a gradient past slow start at limit with a learned
-// baseline of 10ms and no probe due.
-func settled(cfg LimitConfig, limit int) *gradient {
-	g := newGradient(cfg, 1, 64)
-	g.limit, g.slowStart, g.base, g.windows = limit, false, 10*time.Millisecond, 0
-	return g
-}
-
-// feed observes n jobs of latency d and error err with busy jobs running.
-func feed(g *gradient, n int, d time.Duration, err error, busy int) int {
-	l := g.limit
-	for range n {
-		if counts, overload := g.judge(err); counts {
-			l = g.observe(d, overload, l, busy)
-		}
-	}
-	return l
-}
-
-func TestGradientRules(t *testing.T) {
-	ms := time.Millisecond
+// TestGradientJudge: cancellations and panics are left out of the
+// windows, and so are the errors IsOverload rejects; other errors say
+// overload.
+func TestGradientJudge(t *testing.T) {
 	boom := errors.New("503")
+	notOverload := errors.New("404")
+	g := newGradient(LimitConfig{IsOverload: func(err error) bool { return err != notOverload }}, 1, 8)
 	for _, tt := range []struct {
-		name string
-		cfg  LimitConfig
-		run  func(g *gradient) int // feeds one window at limit 20 (40 jobs)
-		want int
+		err             error
+		counts, overload bool
 	}{
-		{"at baseline and full: grow by one", LimitConfig{}, func(g *gradient) int {
-			return feed(g, 40, 10*ms, nil, 20)
-		}, 21},
-		{"at baseline but not full: hold", LimitConfig{}, func(g *gradient) int {
-			return feed(g, 40, 10*ms, nil, 9)
-		}, 20},
-		{"within tolerance: hold", LimitConfig{}, func(g *gradient) int {
-			return feed(g, 40, 11500*time.Microsecond, nil, 20)
-		}, 20},
-		{"twice the baseline: fall to where latency would be 1.1x", LimitConfig{}, func(g *gradient) int {
-			return feed(g, 40, 20*ms, nil, 20)
-		}, 11},
-		{"MaxLatency caps the band", LimitConfig{MaxLatency: 11 * ms}, func(g *gradient) int {
-			return feed(g, 40, 11500*time.Microsecond, nil, 20)
-		}, 17},
-		{"errors over MaxErrorRate: fall by 0.8", LimitConfig{}, func(g *gradient) int {
-			feed(g, 5, 10*ms, boom, 20)
-			return feed(g, 35, 10*ms, nil, 20)
-		}, 16},
-		{"errors within MaxErrorRate: grow", LimitConfig{MaxErrorRate: 0.2}, func(g *gradient) int {
-			feed(g, 5, 10*ms, boom, 20)
-			return feed(g, 35, 10*ms, nil, 20)
-		}, 21},
-		{"IsOverload false: errors left out", LimitConfig{IsOverload: func(error) bool { return false }}, func(g *gradient) int {
-			feed(g, 40, 10*ms, boom, 20)
-			return feed(g, 40, 10*ms, nil, 20)
-		}, 21},
-		{"cancellations and panics left out", LimitConfig{}, func(g *gradient) int {
-			feed(g, 40, time.Nanosecond, context.Canceled, 20)
-			feed(g, 40, time.Nanosecond, &PanicError{Value: "bug"}, 20)
-			return feed(g, 40, 10*ms, nil, 20)
-		}, 21},
+		{nil, true, false},
+		{boom, true, true},
+		{notOverload, false, false},
+		{context.Canceled, false, false},
+		{fmt.Errorf("call: %w", context.Canceled), false, false},
+		{context.DeadlineExceeded, true, true},
+		{&PanicError{Value: "bug"}, false, false},
 	} {
-		t.Run(tt.name, func(t *testing.T) {
-			g := settled(tt.cfg, 20)
-			if got := tt.run(g); got != tt.want {
-				t.Errorf("limit %d, want %d", got, tt.want)
-			}
-		})
-	}
-}
-
-func TestGradientSlowStartDoubles(t *testing.T) {
-	g := newGradient(LimitConfig{Initial: 1}, 1, 64)
-	g.windows = 0 // no early probe
-	var path []int
-	for range 4 {
-		path = append(path, feed(g, max(limitWindowMin, 2*g.limit), 10*time.Millisecond, nil, g.limit))
-	}
-	if fmt.Sprint(path) != "[2 4 8 16]" {
-		t.Fatalf("slow start %v, want [2 4 8 16]", path)
+		counts, overload := g.judge(tt.err)
+		if counts != tt.counts || overload != tt.overload {
+			t.Errorf("judge(%v) = %v, %v; want %v, %v", tt.err, counts, overload, tt.counts, tt.overload)
+		}
 	}
 }

@@ -6,6 +6,8 @@ package crew
 // testing/synctest bubbles, so time is fake and never the oracle.
 
 import (
+	"github.com/crew-go/crew/internal/queue"
+
 	"context"
 	"errors"
 	"fmt"
@@ -149,7 +151,7 @@ func TestAdaptiveIdleHoldsMinWithoutTimers(t *testing.T) {
 			t.Errorf("%d parked workers found, want 2", parked)
 		}
 		p.e.mu.Lock()
-		for w := p.e.all.head; w != nil; w = w.anext {
+		for _, w := range p.e.all {
 			if w.armed {
 				t.Error("an idle worker at the minimum keeps its idle timer armed: it would tick")
 			}
@@ -404,27 +406,30 @@ func (q *lifo[T]) remove(f *task[T]) {
 }
 func (q *lifo[T]) len() int                   { return len(q.jobs) }
 func (q *lifo[T]) evictFor(*task[T]) *task[T] { return nil }
+func (q *lifo[T]) stamp() int64               { return 0 }
 
 // TestAdaptivePolicyComposesWithQueue builds engines through the seam,
-// newAdaptiveEngine(queue, ...), with three queue disciplines, among them
+// newEngine(queue, config, adaptive policy), with three queue disciplines, among them
 // the priority pool's: the queue decides the order, the adaptive policy the
 // worker count.
 func TestAdaptivePolicyComposesWithQueue(t *testing.T) {
 	for _, tt := range []struct {
 		name string
-		q    func() queue[int]
+		q    func() taskQueue[int]
 		want []int // start order of jobs 1..4 queued behind a blocker
 	}{
-		{"fifo", func() queue[int] { return &fifo[int]{} }, []int{1, 2, 3, 4}},
-		{"lifo", func() queue[int] { return &lifo[int]{} }, []int{4, 3, 2, 1}},
+		{"fifo", func() taskQueue[int] { return &fifoQueue[int]{} }, []int{1, 2, 3, 4}},
+		{"lifo", func() taskQueue[int] { return &lifo[int]{} }, []int{4, 3, 2, 1}},
 		// A priority pool whose worker count adapts; jobs 1..4 have
 		// priorities 2, 4, 1, 3.
-		{"priority", func() queue[int] { return newPrioQueue[int](DefaultAgingStep, false) }, []int{2, 4, 1, 3}},
+		{"priority", func() taskQueue[int] {
+			return prioQueue[int]{queue.NewPriority[task[int]](DefaultAgingStep, false)}
+		}, []int{2, 4, 1, 3}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				c := newConfig([]Option{WithIdleTimeout(time.Second)})
-				p := &AdaptivePool[int]{e: newAdaptiveEngine(tt.q(), &c, 0, 4)}
+				c := newConfig("test", forAdaptive, nil)
+				p := &AdaptivePool[int]{e: newEngine(tt.q(), &c, workerPolicy{max: 4, idleTimeout: time.Second})}
 				withController(p, &scripted{limits: []int{1}}, 4)
 
 				// Adaptive: a burst grows the pool to max at once.

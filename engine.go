@@ -2,36 +2,32 @@ package crew
 
 import (
 	"context"
-	"sync"
-	"sync/atomic"
 	"time"
+
+	"github.com/crew-go/crew/internal/list"
 )
 
 // engine is the one worker engine behind every pool. The pools differ only
-// in the pieces they plug in: the queue discipline (fifo, priority heap) and
-// the worker-count policy (min, limit, max, idle timeout, and an optional
-// controller that moves the limit).
+// in the pieces they plug in: the queue discipline (first in first out, or
+// by priority) and the worker policy (min, limit, max, idle timeout, and an
+// optional controller that moves the limit). Intake, the line of blocked
+// Submits, Close and the counters are its lifecycle, shared with the
+// Batcher.
 //
-// Ownership: mu guards every field below it, the queue, the worker lists and
-// the counters. Workers hold mu only to pop a job and to account for it;
-// jobs, guards and user callbacks always run with mu released.
+// Ownership: the lifecycle's mu guards every field below, the queue, the
+// worker lists and the counters. Workers hold mu only to take a job and to
+// account for it; jobs, guards and user callbacks always run with mu
+// released.
 type engine[T any] struct {
-	mu sync.Mutex
+	lifecycle[*task[T]]
 
-	q           queue[T]
-	clock       func() int64 // the queue's clock, read by Submit before it locks; nil: none
-	cap         int          // bound on waiting jobs (WithQueueSize)
-	nonBlocking bool         // WithNonBlocking
+	q           taskQueue[T]
+	cap         int  // bound on waiting jobs (WithQueueSize)
+	nonBlocking bool // WithNonBlocking
+	stopCtx     context.Context
+	stopCancel  context.CancelFunc // cancels stopCtx: Close gave up, or the pool is done
 
-	state      int         // open, closing (draining), done
-	closed     atomic.Bool // state != stateOpen, readable without mu (Chain checks it before its guards)
-	hardStop   bool        // Close gave up: queued jobs were dropped, running ones cancelled
-	closeErr   error
-	drained    chan struct{} // closed when state == done
-	stopCtx    context.Context
-	stopCancel context.CancelFunc
-
-	// Worker-count policy.
+	// The worker policy.
 	min, limit, max int
 	idleTimeout     time.Duration // 0: workers never retire
 	ctl             controller    // nil: the limit stays at max
@@ -43,38 +39,27 @@ type engine[T any] struct {
 	scaleGen, scaleSeen uint64
 	notifying           bool
 
-	workers int        // alive
-	busy    int        // running a job
-	claims  int        // workers woken or started that have not taken the lock yet
-	idle    workerList // parked workers, most recent first
-	all     workerList // every live worker, for cancelling running jobs
-	waiters waiterList[T]
-	// free holds finished task records for reuse (nfree of them, at most
-	// maxFree), so that a Submit allocates only its Future.
-	free  *task[T]
-	nfree int
-	// readyChans holds the answer channels of blocked Submits for reuse.
-	readyChans sync.Pool
+	workers int               // alive
+	busy    int               // running a job
+	claims  int               // workers woken or started that have not taken mu yet
+	idle    list.List[worker] // parked workers, most recently parked first
+	all     workerSet         // every live worker, for cancelling running jobs
+	// free holds finished task records for reuse (at most maxFree), so
+	// that a Submit allocates only its Future.
+	free list.List[task[T]]
 	// bgCtx is the ctx of every job submitted with context.Background or
 	// context.TODO: such a ctx has no values and never ends, so the jobs can
 	// share one ctx, read-only once the engine is built.
 	bgCtx jobContext
-	// settling counts jobs that left the queue and whose Futures are being
-	// resolved outside mu (see settle); Close waits for them.
-	settling int
-
-	submitted, rejected, completed, failed, canceled, refused uint64
-	drain                                                     drainMeter // jobs leaving, for a full queue's RetryAfter
 }
 
-const (
-	stateOpen = iota
-	stateClosing
-	stateDone
-)
-
-// queue is a queue discipline. Every method requires mu held.
-type queue[T any] interface {
+// taskQueue is a queue discipline of tasks (queue.go). Every method but
+// stamp requires mu held.
+type taskQueue[T any] interface {
+	// stamp returns the enqueue time for a task about to be pushed: read
+	// before mu is taken, which keeps the lock short. A queue that does not
+	// age returns 0 and reads no clock.
+	stamp() int64
 	push(t *task[T])
 	pop() *task[T] // nil when empty
 	remove(t *task[T])
@@ -82,6 +67,17 @@ type queue[T any] interface {
 	// evictFor may remove and return a queued job of lower rank than t to
 	// make room for t; nil when it will not.
 	evictFor(t *task[T]) *task[T]
+}
+
+// workerPolicy is how many workers an engine keeps: min started at once,
+// up to max (or the controller's limit), retiring after idleTimeout (0:
+// never), reported to onScale.
+type workerPolicy struct {
+	min, max    int
+	idleTimeout time.Duration
+	ctl         controller
+	limit       int // the controller's first limit; max without one
+	onScale     func(workers, limit int)
 }
 
 // controller moves the engine's concurrency limit from observed outcomes.
@@ -97,26 +93,29 @@ type controller interface {
 	observe(elapsed time.Duration, overload bool, limit, busy int) int
 }
 
-func newEngine[T any](q queue[T], c *config, min, max int) *engine[T] {
+func newEngine[T any](q taskQueue[T], c *config, p workerPolicy) *engine[T] {
 	e := &engine[T]{
 		q:           q,
 		cap:         c.queueSize,
 		nonBlocking: c.nonBlocking,
-		drained:     make(chan struct{}),
-		drain:       newDrainMeter(),
-		min:         min,
-		limit:       max,
-		max:         max,
+		min:         p.min,
+		limit:       p.max,
+		max:         p.max,
+		idleTimeout: p.idleTimeout,
+		ctl:         p.ctl,
+		onScale:     p.onScale,
 	}
-	if pq, ok := q.(*prioQueue[T]); ok {
-		e.clock = pq.now
+	if p.ctl != nil {
+		e.limit = p.limit
 	}
+	e.init(e)
 	e.stopCtx, e.stopCancel = context.WithCancel(context.Background())
 	e.bgCtx = jobContext{Context: e.stopCtx, owner: e}
 	e.mu.Lock()
-	for range min {
+	for range p.min {
 		e.startWorkerLocked()
 	}
+	e.scaleSeen = e.scaleGen // the starting workers are not a change
 	e.mu.Unlock()
 	return e
 }
@@ -155,16 +154,14 @@ func (e *engine[T]) submit(ctx context.Context, job Job[T], spec *jobSpec[T]) (*
 	} else {
 		f = new(Future[T]) // the one allocation, made before taking the lock
 	}
-	var enq int64
-	if e.clock != nil {
-		enq = e.clock() // outside the lock, so that the lock is held shorter
-	}
+	enq := e.q.stamp()
 	e.mu.Lock()
 	if err := e.admitLocked(ctx); err != nil {
-		return e.rejectUnlock(err)
+		return nil, e.rejectUnlock(err)
 	}
 	t := e.taskLocked()
-	t.fut, t.job, t.ctx, t.enq = f, job, ctx, enq
+	t.fut, t.job, t.ctx, t.Enq = f, job, ctx, enq
+	var abort <-chan struct{}
 	if spec != nil {
 		if spec.guards != nil {
 			t.extra().adm.set(spec.guards, spec.tickets)
@@ -173,6 +170,7 @@ func (e *engine[T]) submit(ctx context.Context, job Job[T], spec *jobSpec[T]) (*
 			x := t.extra()
 			x.retry, x.attempt = spec.retry, spec.attempt
 		}
+		abort = spec.abort
 	}
 	if e.hasRoomLocked() {
 		e.enqueueLocked(t)
@@ -189,70 +187,12 @@ func (e *engine[T]) submit(ctx context.Context, job Job[T], spec *jobSpec[T]) (*
 	}
 	if e.nonBlocking || ctx.Value(nestedKey{e}) != nil {
 		e.recycleLocked(t)
-		return e.rejectUnlock(e.drain.queueFull(e.waiters.n))
+		return nil, e.rejectUnlock(e.drain.queueFull(e.waiters.Len()))
 	}
-	var abort <-chan struct{}
-	if spec != nil {
-		abort = spec.abort
-	}
-	return e.waitForRoom(ctx, t, abort)
-}
-
-// admitLocked refuses a job that cannot be accepted whatever the room.
-// Requires mu held.
-func (e *engine[T]) admitLocked(ctx context.Context) error {
-	if e.state != stateOpen {
-		return ErrClosed
-	}
-	return ctx.Err()
-}
-
-// rejectUnlock counts a refused Submit and releases mu.
-func (e *engine[T]) rejectUnlock(err error) (*Future[T], error) {
-	e.rejected++
-	e.mu.Unlock()
-	return nil, err
-}
-
-// waitForRoom parks a Submit until the queue has room for t, ctx ends or the
-// pool closes. Called with mu held; returns with it released. Waiters are
-// served first come, first served: the one that frees room hands it over.
-// The waiter is t itself; its ready channel comes from a pool and goes back
-// there once the one answer sent on it has been received, so a Submit that
-// waits allocates nothing more than one that does not.
-func (e *engine[T]) waitForRoom(ctx context.Context, t *task[T], abort <-chan struct{}) (*Future[T], error) {
-	ready, _ := e.readyChans.Get().(chan error)
-	if ready == nil {
-		ready = make(chan error, 1)
-	}
-	defer e.readyChans.Put(ready) // empty again whenever this returns
-	f := t.fut                    // once queued, t may run and be recycled
-	t.extra().ready = ready
-	e.waiters.push(t)
-	e.mu.Unlock()
-	var gaveUp error
-	select {
-	case err := <-ready:
-		if err != nil {
-			return nil, err
-		}
-		return f, nil
-	case <-ctx.Done():
-		gaveUp = ctx.Err()
-	case <-abort:
-		gaveUp = ErrClosed
-	}
-	e.mu.Lock()
-	// t is still this Submit's only if it still has this Future: once
-	// answered, it may have run and been recycled for another Submit.
-	if t.fut == f && e.waiters.remove(t) { // no answer was sent
-		e.recycleLocked(t)
-		return e.rejectUnlock(gaveUp)
-	}
-	e.mu.Unlock()
-	// Room was handed over (or the pool closed) as ctx ended: that answer
-	// stands, since the job may already be queued.
-	if err := <-ready; err != nil {
+	if err := e.waitForRoom(ctx, t, abort); err != nil {
+		e.mu.Lock()
+		e.recycleLocked(t) // never queued
+		e.mu.Unlock()
 		return nil, err
 	}
 	return f, nil
@@ -262,14 +202,21 @@ func (e *engine[T]) waitForRoom(ctx context.Context, t *task[T], abort <-chan st
 // or new worker will take at once do not count against the bound.
 // Requires mu held.
 func (e *engine[T]) hasRoomLocked() bool {
-	return e.q.len() < satAdd(satAdd(e.cap, e.claims+e.idle.n), max(e.limit-e.workers, 0))
+	return e.q.len() < satAdd(satAdd(e.cap, e.claims+e.idle.Len()), max(e.limit-e.workers, 0))
+}
+
+// acceptLocked queues t, the job of a blocked Submit let in; its wait, for
+// aging, starts now. Requires mu held.
+func (e *engine[T]) acceptLocked(_ context.Context, t *task[T]) {
+	t.Enq = e.q.stamp()
+	e.enqueueLocked(t)
 }
 
 // enqueueLocked accepts t: it is queued, counted and watched. Requires mu held.
 func (e *engine[T]) enqueueLocked(t *task[T]) {
 	watched := t.ctx.Done() != nil
 	if watched {
-		t.extra().queued = true // before push, which may note the level in t.x
+		t.extra().queued = true
 	}
 	e.q.push(t)
 	e.submitted++
@@ -285,7 +232,7 @@ func (e *engine[T]) enqueueLocked(t *task[T]) {
 // Requires mu held.
 func (e *engine[T]) dispatchLocked() {
 	for e.claims < e.q.len() {
-		if w := e.idle.pop(); w != nil {
+		if w := e.idle.PopFront(); w != nil {
 			e.claims++
 			w.wake <- struct{}{}
 		} else if e.workers < e.limit {
@@ -299,49 +246,11 @@ func (e *engine[T]) dispatchLocked() {
 // startWorkerLocked starts one worker. Requires mu held.
 func (e *engine[T]) startWorkerLocked() {
 	w := &worker{wake: make(chan struct{}, 1)}
-	e.all.pushAll(w)
+	e.all.add(w)
 	e.workers++
 	e.claims++
 	e.scaleGen++
 	go e.work(w)
-}
-
-// grantWaitersLocked hands freed room to blocked Submits, oldest first.
-// Requires mu held.
-func (e *engine[T]) grantWaitersLocked() {
-	for e.waiters.n > 0 && e.hasRoomLocked() {
-		t := e.waiters.pop()
-		if err := e.admitLocked(t.ctx); err != nil {
-			e.rejected++
-			answerLocked(t, err)
-			continue
-		}
-		if e.clock != nil {
-			t.enq = e.clock() // its wait for aging starts now, not at its Submit
-		}
-		e.enqueueLocked(t)
-		answerLocked(t, nil)
-	}
-}
-
-// answerLocked answers a waiter that left the line: nil, its job is queued,
-// or why it will not be. The ready channel then leaves t, since t may be
-// recycled before the waiter receives the answer. Requires mu held.
-func answerLocked[T any](t *task[T], err error) {
-	ready := t.x.ready
-	t.x.ready = nil
-	ready <- err
-}
-
-// awaitWatcherLocked is for a task whose ctx watcher could not be stopped
-// because it fired: until the callback has run, Close does not count the
-// pool as drained, so no goroutine of the pool outlives Close. Such a task
-// is never recycled (the callback still holds it). Requires mu held.
-func (e *engine[T]) awaitWatcherLocked(t *task[T]) {
-	if x := t.x; !x.fired && !x.awaited {
-		x.awaited = true
-		e.settling++
-	}
 }
 
 // dropCanceled runs when a queued job's ctx ends: the job leaves the queue
@@ -355,8 +264,7 @@ func (e *engine[T]) dropCanceled(t *task[T]) {
 	x.fired = true
 	if x.awaited { // Close has been waiting for this callback
 		x.awaited = false
-		e.settling--
-		e.checkDrainedLocked()
+		e.settledLocked(1)
 	}
 	if !x.queued {
 		e.mu.Unlock()
@@ -364,31 +272,41 @@ func (e *engine[T]) dropCanceled(t *task[T]) {
 	}
 	e.q.remove(t)
 	e.leaveLocked(t)
-	e.grantWaitersLocked()
+	e.grantLocked()
 	e.mu.Unlock()
 	e.settle(t.ctx.Err(), t)
 }
 
+// awaitWatcherLocked is for a task whose ctx watcher could not be stopped
+// because it fired: until the callback has run, Close does not count the
+// pool as done, so no goroutine of the pool outlives Close. Such a task is
+// never recycled (the callback still holds it). Requires mu held.
+func (e *engine[T]) awaitWatcherLocked(t *task[T]) {
+	if x := t.x; !x.fired && !x.awaited {
+		x.awaited = true
+		e.settling++
+	}
+}
+
 // leaveLocked accounts for a job that left the queue and will never run;
 // the caller must then call settle for it, without mu. Until settle is done
-// the pool does not count as drained, so Close never returns before the
-// job's Future is resolved. Requires mu held.
+// the pool does not count as done, so Close never returns before the job's
+// Future is resolved. Requires mu held.
 func (e *engine[T]) leaveLocked(t *task[T]) {
 	t.dequeued()
-	e.canceled++
-	e.drain.add(1)
+	e.countLocked(outcomeCanceled, 1)
 	e.settling++
 }
 
 // settle finishes jobs that leaveLocked took out: their guards learn that
-// they will not start, then their Futures resolve with err. Guards hear
+// they will not start, then their outcome (err) is delivered. Guards hear
 // first, so a caller who sees the error and resubmits finds them up to date.
 func (e *engine[T]) settle(err error, ts ...*task[T]) {
 	reusable := 0
 	for i, t := range ts {
 		stopped := t.stopWatch()
 		t.guards().abandon(0)
-		d := t.outcome(*new(T), err, false)
+		d := t.outcome(*new(T), err, outcomeCanceled)
 		d.deliver()
 		if stopped {
 			ts[reusable], ts[i] = t, ts[reusable]
@@ -396,13 +314,60 @@ func (e *engine[T]) settle(err error, ts ...*task[T]) {
 		}
 	}
 	e.mu.Lock()
-	e.settling -= len(ts)
 	for _, t := range ts[reusable:] {
 		e.awaitWatcherLocked(t)
 	}
 	for _, t := range ts[:reusable] {
 		e.recycleLocked(t)
 	}
-	e.checkDrainedLocked()
+	e.settledLocked(len(ts))
 	e.mu.Unlock()
+}
+
+// The engine's side of its lifecycle (see owner).
+
+func (e *engine[T]) closingLocked() {
+	for w := e.idle.PopFront(); w != nil; w = e.idle.PopFront() {
+		e.claims++ // woken to retire
+		w.wake <- struct{}{}
+	}
+}
+
+func (e *engine[T]) idleLocked() bool { return e.q.len() == 0 && e.busy == 0 }
+
+func (e *engine[T]) doneLocked() bool { return e.workers == 0 && e.q.len() == 0 && !e.notifying }
+
+func (e *engine[T]) giveUpLocked() func() {
+	var dropped []*task[T]
+	for t := e.q.pop(); t != nil; t = e.q.pop() {
+		e.leaveLocked(t)
+		dropped = append(dropped, t)
+	}
+	e.stopCancel()
+	for _, w := range e.all {
+		w.cancelJob()
+	}
+	return func() { e.settle(ErrClosed, dropped...) }
+}
+
+func (e *engine[T]) endLocked() {
+	e.free = list.List[task[T]]{}
+	e.stopCancel()
+}
+
+// close implements Pool.Close for every pool.
+func (e *engine[T]) close(ctx context.Context) error {
+	if ctx == nil {
+		return errNilContextClose
+	}
+	return e.lifecycle.close(ctx, ctx.Value(nestedKey{e}) != nil)
+}
+
+// stats implements Pool.Stats for every pool.
+func (e *engine[T]) stats() Stats {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s := e.statsLocked()
+	s.Workers, s.Busy, s.Queued = e.workers, e.busy, e.q.len()
+	return s
 }

@@ -3,17 +3,16 @@ package crew
 import (
 	"context"
 	"errors"
-	"runtime/debug"
 	"time"
 )
 
-// run runs one job with its guards and reports its outcome, and, when a
-// controller needs it, how long the job itself ran.
+// run runs one job with its guards and reports how it left, its outcome,
+// and, when a controller or a guard needs it, how long the job itself ran.
 //
 // reusable reports that t may be recycled: its ctx watcher was stopped before
 // it fired, or there was none.
 func (e *engine[T]) run(w *worker, t *task[T]) (v T, kind outcome, elapsed time.Duration, err error, reusable bool) {
-	watched := t.x != nil && t.x.stop != nil
+	watched := t.watched()
 	if watched {
 		if reusable = t.x.stop(); !reusable {
 			e.mu.Lock()
@@ -31,8 +30,7 @@ func (e *engine[T]) run(w *worker, t *task[T]) (v T, kind outcome, elapsed time.
 	if watched {
 		defer w.release() // the job has a ctx of its own to cancel
 	}
-	mayTimeout := t.ctx != context.Background() && t.ctx != context.TODO()
-	v, elapsed, refused, err := runTimed(ctx, t.job, t.guards(), e.ctl != nil, mayTimeout)
+	v, elapsed, refused, err := runGuarded(ctx, t.job, t.guards(), e.ctl != nil, !isBackground(t.ctx))
 	if refused {
 		kind, err := e.neverRan(t, err)
 		return v, kind, 0, err, reusable
@@ -42,15 +40,6 @@ func (e *engine[T]) run(w *worker, t *task[T]) (v T, kind outcome, elapsed time.
 	}
 	return v, outcomeOK, elapsed, nil, reusable
 }
-
-type outcome int
-
-const (
-	outcomeOK outcome = iota
-	outcomeFailed
-	outcomeCanceled // never ran: its ctx ended, or Close gave up
-	outcomeRefused  // never ran: a guard refused it at start
-)
 
 // neverRan is what a job a guard refused at start resolves with, and how it
 // counts, by the one rule for jobs that never ran (guarantee 1): the
@@ -67,72 +56,17 @@ func (e *engine[T]) neverRan(t *task[T], err error) (outcome, error) {
 	return outcomeRefused, err
 }
 
-// finished is a job's outcome, counted and not yet delivered: delivered, it
-// resolves the job's Future or, for an attempt of a Retry, goes to the
-// Retry, which resolves the Future or tries again. It is taken from the
-// task before the task is recycled. The zero value delivers nothing.
-type finished[T any] struct {
-	fut *Future[T]
-	v   T
-	err error
-	ran bool // the job ran (Completed), or never did (Canceled)
-
-	// Under Retry: the Retry, and what it needs to try again.
-	retry   *retryPool[T]
-	ctx     context.Context
-	job     Job[T]
-	attempt int
-}
-
-// deliver resolves d's Future, or hands d to its Retry, and clears d. It
-// may run user code (RetryPolicy's callbacks) when userCode says so, and
-// callers then hold no lock.
-func (d *finished[T]) deliver() {
-	switch {
-	case d.fut == nil:
-		return
-	case d.retry != nil:
-		d.retry.outcome(d)
-	default:
-		d.fut.resolve(d.v, d.err)
-	}
-	*d = finished[T]{}
-}
-
-// userCode reports whether delivering d may call user code, which must not
-// run under a lock: a failed attempt goes to its Retry's policy.
-func (d *finished[T]) userCode() bool { return d.retry != nil && d.err != nil }
-
-// countLocked counts a job a worker took as finished. Its Future must
-// resolve after this, so that whoever sees the outcome finds it counted.
-// Requires mu held.
-func (e *engine[T]) countLocked(kind outcome) {
-	e.busy--
-	e.drain.add(1)
-	switch kind {
-	case outcomeRefused:
-		e.canceled++
-		e.refused++
-	case outcomeCanceled:
-		e.canceled++
-	case outcomeFailed:
-		e.completed++
-		e.failed++
-	default:
-		e.completed++
-	}
-}
-
 // goexit repairs the accounts when a job ends its worker with
 // runtime.Goexit: the job resolves as a panic, the worker is replaced.
 func (e *engine[T]) goexit(w *worker, t *task[T]) {
 	w.release()
 	e.mu.Lock()
-	var done finished[T]
+	var done delivery[T]
 	if t != nil {
-		e.countLocked(outcomeFailed)
-		done = t.outcome(*new(T), goexitError(), true) // t is not recycled
-		e.settling++                                   // Close waits for the delivery below
+		e.busy--
+		e.countLocked(outcomeFailed, 1)
+		done = t.outcome(*new(T), goexitError(), outcomeFailed) // t is not recycled
+		e.settling++                                            // Close waits for the delivery below
 	}
 	e.retireLocked(w)
 	if e.state == stateOpen && e.workers < e.min {
@@ -142,49 +76,20 @@ func (e *engine[T]) goexit(w *worker, t *task[T]) {
 	if t != nil {
 		done.deliver()
 		e.mu.Lock()
-		e.settling--
-		e.checkDrainedLocked()
+		e.settledLocked(1)
 		e.mu.Unlock()
 	}
 	e.notifyScale()
 }
 
-// callJob runs job with its run timeout, if lookup says its ctx may carry
-// one (WithRunTimeout), turning a panic into a *PanicError.
-func callJob[T any](ctx context.Context, job Job[T], lookup bool) (T, error) {
-	if lookup {
-		if rctx, cancel := withRunTimeout(ctx); cancel != nil {
-			defer cancel()
-			ctx = rctx
-		}
-	}
-	return call(ctx, job)
-}
-
-// call runs job, turning a panic into a *PanicError.
-func call[T any](ctx context.Context, job Job[T]) (v T, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			var zero T
-			v, err = zero, &PanicError{Value: r, Stack: debug.Stack()}
-		}
-	}()
-	return job(ctx)
-}
-
-// runJob runs job behind guards: each guard's Start in order, then the job,
-// then each guard's Done, innermost first. refused reports that a guard
-// refused the job at Start: it did not run, and err is the refusal.
-func runJob[T any](ctx context.Context, job Job[T], adm *admission) (v T, refused bool, err error) {
-	v, _, refused, err = runTimed(ctx, job, adm, false, true)
-	return v, refused, err
-}
-
-// runTimed is runJob that also reports how long the job ran. Without guards
-// the time is measured only if timed, so a plain pool never reads the clock.
-// lookup says whether ctx may carry a run timeout (WithRunTimeout), which
-// then starts as the job does, after the guards' Start.
-func runTimed[T any](ctx context.Context, job Job[T], adm *admission, timed, lookup bool) (v T, elapsed time.Duration, refused bool, err error) {
+// runGuarded runs job behind the guards of adm (nil: none): each guard's
+// Start in order, then the job, then each guard's Done, innermost first.
+// refused reports that a guard refused the job at Start: it did not run,
+// and err is the refusal. The job's run time is measured if timed or a
+// guard may use it, so a plain pool never reads the clock. lookup says
+// whether ctx may carry a run timeout (WithRunTimeout), which starts as
+// the job does, after the guards' Start.
+func runGuarded[T any](ctx context.Context, job Job[T], adm *admission, timed, lookup bool) (v T, elapsed time.Duration, refused bool, err error) {
 	if adm == nil {
 		if !timed {
 			v, err = callJob(ctx, job, lookup)
@@ -235,6 +140,18 @@ func runTimed[T any](ctx context.Context, job Job[T], adm *admission, timed, loo
 	return v, elapsed, false, err
 }
 
+// callJob runs job with its run timeout, if lookup says its ctx may carry
+// one (WithRunTimeout), turning a panic into a *PanicError.
+func callJob[T any](ctx context.Context, job Job[T], lookup bool) (T, error) {
+	if lookup {
+		if rctx, cancel := withRunTimeout(ctx); cancel != nil {
+			defer cancel()
+			ctx = rctx
+		}
+	}
+	return call(ctx, job)
+}
+
 // untimedGuard is implemented by crew's own guards, to tell the engine when
 // they have no use for a job's elapsed time, so it can skip the clock.
 type untimedGuard interface {
@@ -255,9 +172,4 @@ func wantElapsed(guards []Guard) bool {
 func usesElapsed(g Guard) bool {
 	u, ok := g.(untimedGuard)
 	return !ok || !u.ignoresElapsed()
-}
-
-// goexitError is the outcome of a job that called runtime.Goexit.
-func goexitError() error {
-	return &PanicError{Value: "runtime.Goexit called by the job", Stack: debug.Stack()}
 }

@@ -1,7 +1,6 @@
 package crew
 
 import (
-	"runtime/debug"
 	"time"
 )
 
@@ -18,12 +17,12 @@ func (e *engine[T]) work(w *worker) {
 	e.notifyScale() // this worker's start
 	scaled := false // this worker moved the limit and has not reported it
 	// done is the finished job whose outcome is still to deliver: counted
-	// already, it is delivered as soon as the lock is released (or before
-	// the worker parks or retires), so that touching the Future, which the
+	// already, it is delivered as soon as mu is released (or before the
+	// worker parks or retires), so that touching the Future, which the
 	// submitter's processor wrote last, stays out of the critical section.
 	// An outcome that may run user code (a Retry's policy) is delivered at
-	// once, with the lock released.
-	var done finished[T]
+	// once, with mu released.
+	var done delivery[T]
 	e.mu.Lock()
 	e.claims--
 	for {
@@ -40,7 +39,7 @@ func (e *engine[T]) work(w *worker) {
 		if t != nil {
 			t.dequeued()
 			e.busy++
-			e.grantWaitersLocked()
+			e.grantLocked()
 			e.mu.Unlock()
 			done.deliver()
 			if scaled {
@@ -51,7 +50,7 @@ func (e *engine[T]) work(w *worker) {
 			v, kind, elapsed, err, reusable := e.run(w, t)
 			current = nil
 			counts, overload := false, false
-			if e.ctl != nil && kind != outcomeCanceled && kind != outcomeRefused {
+			if e.ctl != nil && kind.ran() {
 				counts, overload, err = e.judge(err)
 				if err != nil && kind == outcomeOK {
 					kind = outcomeFailed // the judge panicked
@@ -59,8 +58,9 @@ func (e *engine[T]) work(w *worker) {
 			}
 			e.mu.Lock()
 			busy := e.busy
-			e.countLocked(kind)
-			done = t.outcome(v, err, kind == outcomeOK || kind == outcomeFailed)
+			e.busy--
+			e.countLocked(kind, 1)
+			done = t.outcome(v, err, kind)
 			if reusable {
 				e.recycleLocked(t)
 			}
@@ -100,13 +100,10 @@ func (e *engine[T]) work(w *worker) {
 // (it calls LimitConfig.IsOverload). A panic there is contained: the job's
 // outcome becomes the *PanicError, and the job is left out of the windows.
 func (e *engine[T]) judge(err error) (counts, overload bool, out error) {
-	defer func() {
-		if r := recover(); r != nil {
-			counts, overload, out = false, false, &PanicError{Value: r, Stack: debug.Stack()}
-		}
-	}()
+	defer catch(&out)
+	out = err
 	counts, overload = e.ctl.judge(err)
-	return counts, overload, err
+	return counts, overload, out
 }
 
 // setLimitLocked moves the limit to n, clamped to [max(min, 1), max], and
@@ -120,12 +117,12 @@ func (e *engine[T]) setLimitLocked(n int) bool {
 	}
 	e.limit = n
 	e.scaleGen++
-	for surplus := e.workers - n; surplus > 0 && e.idle.n > 0; surplus-- {
+	for surplus := e.workers - n; surplus > 0 && e.idle.Len() > 0; surplus-- {
 		e.claims++ // claimed like a dispatch; the worker retires at once
-		e.idle.pop().wake <- struct{}{}
+		e.idle.PopFront().wake <- struct{}{}
 	}
 	e.dispatchLocked()
-	e.grantWaitersLocked() // a higher limit is room for blocked Submits
+	e.grantLocked() // a higher limit is room for blocked Submits
 	return true
 }
 
@@ -133,9 +130,9 @@ func (e *engine[T]) setLimitLocked(n int) bool {
 // released. One goroutine at a time runs onScale, so reports arrive in
 // order; a change made while another goroutine reports (also from inside
 // onScale, which may call back into the pool) is reported by that goroutine
-// when its call returns. Close waits for a running report (see
-// checkDrainedLocked). Without onScale it does nothing. Must be called with
-// mu released.
+// when its call returns. Close waits for a running report (see doneLocked).
+// A panic in onScale is contained: that report is lost, the next is made.
+// Without onScale it does nothing. Must be called with mu released.
 func (e *engine[T]) notifyScale() {
 	if e.onScale == nil {
 		return
@@ -146,12 +143,19 @@ func (e *engine[T]) notifyScale() {
 		e.scaleSeen = e.scaleGen
 		workers, limit := e.workers, e.limit
 		e.mu.Unlock()
-		e.onScale(workers, limit)
+		e.report(workers, limit)
 		e.mu.Lock()
 		e.notifying = false
 	}
-	e.checkDrainedLocked()
+	e.checkDoneLocked()
 	e.mu.Unlock()
+}
+
+// report calls onScale, containing a panic in it.
+func (e *engine[T]) report(workers, limit int) {
+	var dropped error
+	defer catch(&dropped)
+	e.onScale(workers, limit)
 }
 
 // park waits for a wake-up, and reports false if the worker should retire
@@ -167,10 +171,10 @@ func (e *engine[T]) notifyScale() {
 // worker that cannot retire keeps no timer, so an idle pool at its minimum
 // never wakes.
 func (e *engine[T]) park(w *worker) bool {
-	e.idle.push(w)
+	e.idle.PushFront(w)
 	// An idle worker is room (see hasRoomLocked): a blocked Submit gets it
 	// now, and dispatch may hand this worker its job at once.
-	e.grantWaitersLocked()
+	e.grantLocked()
 	if e.idleTimeout > 0 && e.workers > e.min {
 		w.idleAt = time.Now()
 		if !w.armed {
@@ -203,12 +207,11 @@ func (e *engine[T]) idleExpired(w *worker) {
 	defer e.mu.Unlock()
 	if w.retired { // the worker is gone; Close was waiting for this callback
 		w.retired = false
-		e.settling--
-		e.checkDrainedLocked()
+		e.settledLocked(1)
 		return
 	}
 	w.armed = false
-	if !e.idle.has(w) || e.workers <= e.min {
+	if !e.idle.Contains(w) || e.workers <= e.min {
 		return // busy (its next park re-arms), or it must stay
 	}
 	if left := e.idleTimeout - time.Since(w.idleAt); left > 0 {
@@ -216,14 +219,14 @@ func (e *engine[T]) idleExpired(w *worker) {
 		w.timer.Reset(left)
 		return
 	}
-	e.idle.remove(w)
+	e.idle.Remove(w)
 	w.expired = true
 	w.wake <- struct{}{}
 }
 
 // retireLocked removes w from the pool. Requires mu held.
 func (e *engine[T]) retireLocked(w *worker) {
-	e.all.removeAll(w)
+	e.all.remove(w)
 	e.workers--
 	e.scaleGen++
 	if w.timer != nil && !w.timer.Stop() && w.armed {
@@ -233,6 +236,6 @@ func (e *engine[T]) retireLocked(w *worker) {
 		e.settling++
 	}
 	e.dispatchLocked() // a queued job may need this worker's replacement
-	e.grantWaitersLocked()
-	e.checkDrainedLocked()
+	e.grantLocked()
+	e.checkDoneLocked()
 }

@@ -290,7 +290,7 @@ func BenchmarkGuardPath(b *testing.B) {
 	b.Run("no guards", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			_, _, _ = runJob(ctx, job, nil)
+			_, _, _, _ = runGuarded(ctx, job, nil, false, true)
 		}
 	})
 	b.Run("limiter, breaker", func(b *testing.B) {
@@ -308,7 +308,7 @@ func BenchmarkGuardPath(b *testing.B) {
 				tickets[i] = t
 			}
 			a.set(guards, tickets[:])
-			_, _, _ = runJob(ctx, job, &a)
+			_, _, _, _ = runGuarded(ctx, job, &a, false, true)
 		}
 	})
 }

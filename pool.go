@@ -66,8 +66,8 @@ func NewPool[T any](workers int, opts ...Option) *WorkerPool[T] {
 	if workers < 1 {
 		panic(fmt.Sprintf("crew: NewPool(%d): workers must be >= 1", workers))
 	}
-	c := newConfig(opts)
-	return &WorkerPool[T]{e: newEngine(&fifo[T]{}, &c, 0, workers)}
+	c := newConfig("NewPool", forPool, opts)
+	return &WorkerPool[T]{e: newEngine[T](&fifoQueue[T]{}, &c, workerPolicy{max: workers})}
 }
 
 // Submit queues job and returns its Future. When the queue is full it waits

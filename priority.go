@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/crew-go/crew/internal/queue"
 )
 
 // DefaultAgingStep is the aging step of a PriorityPool built without
@@ -32,7 +34,7 @@ const DefaultAgingStep = 100 * time.Millisecond
 // ctx (see the package doc's Costs).
 type PriorityPool[T any] struct {
 	e *engine[T]
-	q *prioQueue[T] // guarded by e.mu
+	q *queue.Priority[task[T]] // guarded by e.mu
 }
 
 // NewPriorityPool returns a pool of at most workers goroutines running the
@@ -46,9 +48,9 @@ func NewPriorityPool[T any](workers int, opts ...Option) *PriorityPool[T] {
 	if workers < 1 {
 		panic(fmt.Sprintf("crew: NewPriorityPool(%d): workers must be >= 1", workers))
 	}
-	c := newConfig(opts)
-	q := prioQueueFor[T](&c)
-	return &PriorityPool[T]{e: newEngine(q, &c, 0, workers), q: q}
+	c := newConfig("NewPriorityPool", forPriority, opts)
+	q := priorityQueueFor[T](&c)
+	return &PriorityPool[T]{e: newEngine[T](prioQueue[T]{q}, &c, workerPolicy{max: workers}), q: q}
 }
 
 // WithPriority returns a copy of ctx that carries priority: a job submitted
@@ -82,7 +84,8 @@ func WithAging(step time.Duration) Option {
 	if step < 0 {
 		panic(fmt.Sprintf("crew: WithAging(%v): the step must be >= 0", step))
 	}
-	return optionFunc(func(c *config) { c.aging, c.agingSet = step, true })
+	return option{name: "WithAging", to: forPriority, ignored: true,
+		apply: func(c *config) { c.aging, c.agingSet = step, true }}
 }
 
 // WithEvictLowest makes a full PriorityPool queue make room for a job that
@@ -93,21 +96,16 @@ func WithAging(step time.Duration) Option {
 // waits for room, or is rejected WithNonBlocking, as without this option.
 // Other pools ignore it.
 func WithEvictLowest() Option {
-	return optionFunc(func(c *config) { c.prio.evictLowest = true })
+	return option{name: "WithEvictLowest", to: forPriority, apply: func(c *config) { c.evictLowest = true }}
 }
 
-// priorityConfig holds the priority pool's options.
-// prioQueueFor returns the priority queue the options describe.
-func prioQueueFor[T any](c *config) *prioQueue[T] {
+// priorityQueue returns the priority queue the options describe.
+func priorityQueueFor[T any](c *config) *queue.Priority[task[T]] {
 	step := DefaultAgingStep
 	if c.agingSet {
 		step = c.aging
 	}
-	return newPrioQueue[T](step, c.prio.evictLowest)
-}
-
-type priorityConfig struct {
-	evictLowest bool // WithEvictLowest
+	return queue.NewPriority[task[T]](step, c.evictLowest)
 }
 
 // Submit queues job with the priority WithPriority put in ctx (0 if none)
@@ -161,14 +159,9 @@ type PriorityStats struct {
 func (p *PriorityPool[T]) QueueStats() PriorityStats {
 	p.e.mu.Lock()
 	defer p.e.mu.Unlock()
-	s := PriorityStats{Queued: p.q.len(), Levels: make(map[int]int, len(p.q.heads.s))}
-	for _, l := range p.q.heads.s {
-		s.Levels[l.prio] = l.n
-	}
-	if o := p.q.oldest(); o != nil {
-		s.OldestWait = time.Duration(p.q.now() - o.head.enq)
-		s.OldestPriority = o.prio
-	}
+	s := PriorityStats{Queued: p.q.Len(), Levels: make(map[int]int)}
+	p.q.Levels(func(prio, n int) { s.Levels[prio] = n })
+	s.OldestPriority, s.OldestWait, _ = p.q.Oldest()
 	return s
 }
 
@@ -180,4 +173,10 @@ func (p *PriorityPool[T]) ownsJob(ctx context.Context) bool { return ctx.Value(n
 
 func (p *PriorityPool[T]) submitAttempt(ctx context.Context, job Job[T], spec jobSpec[T]) (*Future[T], error) {
 	return p.e.submit(ctx, job, &spec)
+}
+
+// priorityOf returns the priority WithPriority put in ctx, or 0.
+func priorityOf(ctx context.Context) int {
+	p, _ := ctx.Value(priorityKey{}).(int)
+	return p
 }

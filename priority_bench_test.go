@@ -1,6 +1,8 @@
 package crew
 
 import (
+	"github.com/crew-go/crew/internal/queue"
+
 	"context"
 	"fmt"
 	"runtime"
@@ -56,11 +58,11 @@ func BenchmarkPrioritySubmit(b *testing.B) {
 func BenchmarkPriorityQueue(b *testing.B) {
 	queues := []struct {
 		name string
-		new  func() queue[int]
+		new  func() taskQueue[int]
 	}{
-		{"fifo", func() queue[int] { return &fifo[int]{} }},
-		{"priority", func() queue[int] { return newPrioQueue[int](time.Millisecond, false) }},
-		{"priority/evict", func() queue[int] { return newPrioQueue[int](time.Millisecond, true) }},
+		{"fifo", func() taskQueue[int] { return &fifoQueue[int]{} }},
+		{"priority", func() taskQueue[int] { return prioQueue[int]{queue.NewPriority[task[int]](time.Millisecond, false)} }},
+		{"priority/evict", func() taskQueue[int] { return prioQueue[int]{queue.NewPriority[task[int]](time.Millisecond, true)} }},
 	}
 	for _, qc := range queues {
 		for _, n := range []int{1e3, 1e5, 1e6} {
@@ -78,7 +80,7 @@ func BenchmarkPriorityQueue(b *testing.B) {
 	})
 }
 
-func benchQueue(b *testing.B, q queue[int], n int) {
+func benchQueue(b *testing.B, q taskQueue[int], n int) {
 	fs := make([]*task[int], n)
 	for i := range fs {
 		fs[i] = &task[int]{ctx: WithPriority(context.Background(), i%8)}

@@ -1,47 +1,33 @@
 package crew
 
-// fifo is the first-in-first-out queue discipline: an intrusive list through
-// the Futures, so push, pop and removing a cancelled job are O(1) and
-// allocation-free.
-type fifo[T any] struct {
-	head, tail *task[T]
-	n          int
+import "github.com/crew-go/crew/internal/queue"
+
+// The engine's queue disciplines: internal/queue's, over tasks, with a
+// job's priority read from its ctx (WithPriority). Every method but stamp
+// requires the engine's mu held.
+
+// fifoQueue runs jobs in the order they were submitted.
+type fifoQueue[T any] struct {
+	q queue.FIFO[task[T]]
 }
 
-func (q *fifo[T]) push(f *task[T]) {
-	f.prev, f.next = q.tail, nil
-	if q.tail != nil {
-		q.tail.next = f
-	} else {
-		q.head = f
-	}
-	q.tail = f
-	q.n++
+func (f *fifoQueue[T]) stamp() int64               { return 0 }
+func (f *fifoQueue[T]) push(t *task[T])            { f.q.Push(t, 0) }
+func (f *fifoQueue[T]) pop() *task[T]              { return f.q.Pop() }
+func (f *fifoQueue[T]) remove(t *task[T])          { f.q.Remove(t, 0) }
+func (f *fifoQueue[T]) len() int                   { return f.q.Len() }
+func (f *fifoQueue[T]) evictFor(*task[T]) *task[T] { return nil }
+
+// prioQueue runs the job of the highest priority first, with aging.
+type prioQueue[T any] struct {
+	q *queue.Priority[task[T]]
 }
 
-func (q *fifo[T]) pop() *task[T] {
-	f := q.head
-	if f != nil {
-		q.remove(f)
-	}
-	return f
+func (p prioQueue[T]) stamp() int64      { return p.q.Now() }
+func (p prioQueue[T]) push(t *task[T])   { p.q.Push(t, priorityOf(t.ctx)) }
+func (p prioQueue[T]) pop() *task[T]     { return p.q.Pop() }
+func (p prioQueue[T]) remove(t *task[T]) { p.q.Remove(t, priorityOf(t.ctx)) }
+func (p prioQueue[T]) len() int          { return p.q.Len() }
+func (p prioQueue[T]) evictFor(t *task[T]) *task[T] {
+	return p.q.EvictFor(priorityOf(t.ctx), t.Enq)
 }
-
-func (q *fifo[T]) remove(f *task[T]) {
-	if f.prev != nil {
-		f.prev.next = f.next
-	} else {
-		q.head = f.next
-	}
-	if f.next != nil {
-		f.next.prev = f.prev
-	} else {
-		q.tail = f.prev
-	}
-	f.prev, f.next = nil, nil
-	q.n--
-}
-
-func (q *fifo[T]) len() int { return q.n }
-
-func (q *fifo[T]) evictFor(*task[T]) *task[T] { return nil }

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/crew-go/crew/internal/list"
 )
 
 // RetryPolicy says when and how Retry tries a failed job again. The zero
@@ -167,9 +169,9 @@ type retryPool[T any] struct {
 	closeDone  chan struct{} // closed once closeErr is final
 	closeErr   error
 	waitsMu    sync.Mutex
-	waits      dlist[*retryWait[T]] // jobs waiting between attempts; guarded by waitsMu
-	gaveUp     bool                 // Close gave up: no more retries; guarded by waitsMu
-	giveUpErr  error                // the ctx error of the Close that gave up; guarded by waitsMu
+	waits      list.List[retryWait[T]] // jobs waiting between attempts; guarded by waitsMu
+	gaveUp     bool                    // Close gave up: no more retries; guarded by waitsMu
+	giveUpErr  error                   // the ctx error of the Close that gave up; guarded by waitsMu
 }
 
 func (r *retryPool[T]) Submit(ctx context.Context, job Job[T]) (*Future[T], error) {
@@ -333,7 +335,7 @@ func (r *retryPool[T]) attemptOn(ctx context.Context, job Job[T], fut *Future[T]
 	}
 	go func() {
 		v, err := af.Wait(context.Background()) // base resolves it, also on Close
-		d := finished[T]{fut: fut, v: v, err: err, ran: ran.Load(), retry: r, ctx: ctx, job: job, attempt: n}
+		d := delivery[T]{fut: fut, v: v, err: err, kind: foreignKind(ran.Load(), err), retry: r, ctx: ctx, job: job, attempt: n}
 		d.deliver()
 	}()
 	return fut, nil
@@ -342,15 +344,15 @@ func (r *retryPool[T]) attemptOn(ctx context.Context, job Job[T], fut *Future[T]
 // outcome takes an attempt's outcome: the job's final one, or a retry to
 // schedule. It runs user code (Retryable, OnRetry) on failure, so callers
 // hold no lock then.
-func (r *retryPool[T]) outcome(d *finished[T]) {
+func (r *retryPool[T]) outcome(d *delivery[T]) {
 	if d.err == nil {
-		r.resolve(d.fut, d.v, nil, d.ran)
+		r.resolve(d.fut, d.v, nil, d.kind)
 		return
 	}
 	wait, retry, err := r.again(d.ctx, d.attempt, d.err)
 	if !retry {
 		var zero T
-		r.resolve(d.fut, zero, err, d.ran)
+		r.resolve(d.fut, zero, err, d.kind)
 		return
 	}
 	r.schedule(d.ctx, d.job, d.fut, d.attempt+1, wait)
@@ -358,19 +360,34 @@ func (r *retryPool[T]) outcome(d *finished[T]) {
 
 // resolve counts a job by its final outcome, resolves its Future, and
 // counts it out.
-func (r *retryPool[T]) resolve(fut *Future[T], v T, err error, ran bool) {
+func (r *retryPool[T]) resolve(fut *Future[T], v T, err error, k outcome) {
 	switch {
-	case ran:
+	case k.ran():
 		r.completed.Add(1)
 		if err != nil {
 			r.failed.Add(1)
 		}
+	case k == outcomeRefused:
+		r.canceled.Add(1)
+		r.refused.Add(1)
 	default:
 		r.canceled.Add(1)
-		if _, ok := errors.AsType[*RejectedError](err); ok {
-			r.refused.Add(1)
-		}
 	}
 	fut.resolve(v, err)
 	r.leave()
+}
+
+// foreignKind is how an attempt on a Pool crew cannot see into left, as
+// far as Retry can tell: it ran, or a guard refused it, or it was dropped.
+func foreignKind(ran bool, err error) outcome {
+	switch {
+	case ran && err == nil:
+		return outcomeOK
+	case ran:
+		return outcomeFailed
+	}
+	if _, ok := errors.AsType[*RejectedError](err); ok {
+		return outcomeRefused
+	}
+	return outcomeCanceled
 }

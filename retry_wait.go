@@ -8,6 +8,8 @@ import (
 	"runtime/debug"
 	"sync/atomic"
 	"time"
+
+	"github.com/crew-go/crew/internal/list"
 )
 
 // Deciding on a retry, and waiting for it.
@@ -93,6 +95,8 @@ type retryAfterer interface {
 
 // retryWait is a job waiting between attempts.
 type retryWait[T any] struct {
+	list.Links[retryWait[T]] // the Retry's waits; the first field, where the list finds it
+
 	r       *retryPool[T]
 	ctx     context.Context
 	job     Job[T]
@@ -100,7 +104,6 @@ type retryWait[T any] struct {
 	attempt int         // the attempt to make
 	timer   *time.Timer // fires when the wait is over
 	stop    func() bool // stops the ctx watcher; nil when ctx cannot end
-	links[*retryWait[T]]
 }
 
 // schedule makes attempt n of job once wait has passed, resolving into fut.
@@ -110,10 +113,10 @@ func (r *retryPool[T]) schedule(ctx context.Context, job Job[T], fut *Future[T],
 	if r.gaveUp {
 		r.waitsMu.Unlock()
 		var zero T
-		r.resolve(fut, zero, ErrClosed, false)
+		r.resolve(fut, zero, ErrClosed, outcomeCanceled)
 		return
 	}
-	r.waits.push(w)
+	r.waits.PushBack(w)
 	w.timer = time.AfterFunc(wait, w.fire)
 	if ctx.Done() != nil {
 		w.stop = context.AfterFunc(ctx, w.canceled)
@@ -127,7 +130,7 @@ func (w *retryWait[T]) take() bool {
 	r := w.r
 	r.waitsMu.Lock()
 	defer r.waitsMu.Unlock()
-	return r.waits.remove(w)
+	return r.waits.Remove(w)
 }
 
 // fire makes the attempt w waited for.
@@ -140,7 +143,7 @@ func (w *retryWait[T]) fire() {
 	}
 	r := w.r
 	if _, err := r.attempt(w.ctx, w.job, w.fut, w.attempt); err != nil {
-		d := finished[T]{fut: w.fut, err: err, retry: r, ctx: w.ctx, job: w.job, attempt: w.attempt}
+		d := delivery[T]{fut: w.fut, err: err, kind: outcomeCanceled, retry: r, ctx: w.ctx, job: w.job, attempt: w.attempt}
 		d.deliver() // refused at Submit: attempt n failed
 	}
 }
@@ -152,7 +155,7 @@ func (w *retryWait[T]) canceled() {
 	}
 	w.timer.Stop()
 	var zero T
-	w.r.resolve(w.fut, zero, w.ctx.Err(), false)
+	w.r.resolve(w.fut, zero, w.ctx.Err(), outcomeCanceled)
 }
 
 // giveUp is Close's deadline path: no retry is scheduled any more, and the
@@ -163,7 +166,7 @@ func (r *retryPool[T]) giveUp(err error) {
 		r.gaveUp, r.giveUpErr = true, err
 	}
 	var ws []*retryWait[T]
-	for w := r.waits.pop(); w != nil; w = r.waits.pop() {
+	for w := r.waits.PopFront(); w != nil; w = r.waits.PopFront() {
 		ws = append(ws, w)
 	}
 	r.waitsMu.Unlock()
@@ -173,7 +176,7 @@ func (r *retryPool[T]) giveUp(err error) {
 		if w.stop != nil {
 			w.stop()
 		}
-		r.resolve(w.fut, zero, ErrClosed, false)
+		r.resolve(w.fut, zero, ErrClosed, outcomeCanceled)
 	}
 }
 
