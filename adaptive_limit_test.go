@@ -166,7 +166,7 @@ func TestGradientJudge(t *testing.T) {
 	notOverload := errors.New("404")
 	g := newGradient(LimitConfig{IsOverload: func(err error) bool { return err != notOverload }}, 1, 8)
 	for _, tt := range []struct {
-		err             error
+		err              error
 		counts, overload bool
 	}{
 		{nil, true, false},

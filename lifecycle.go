@@ -35,7 +35,7 @@ type lifecycle[E any] struct {
 	settling int
 
 	submitted, rejected, completed, failed, canceled, refused uint64
-	drain                                                    drainMeter // for a full queue's RetryAfter
+	drain                                                     drainMeter // for a full queue's RetryAfter
 }
 
 const (

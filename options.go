@@ -57,10 +57,10 @@ type config struct {
 	idleSet     bool
 	aging       time.Duration
 	agingSet    bool
-	evictLowest bool          // WithEvictLowest
-	priority    bool          // WithPriorityOrder
+	evictLowest bool           // WithEvictLowest
+	priority    bool           // WithPriorityOrder
 	onScale     func(int, int) // WithOnScale
-	limit       *LimitConfig  // WithLimitControl; nil: the limit stays at max
+	limit       *LimitConfig   // WithLimitControl; nil: the limit stays at max
 }
 
 // newConfig applies opts for the constructor ctor, which is one of to.
