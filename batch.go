@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
+
+	"github.com/crew-go/crew/internal/list"
+	"github.com/crew-go/crew/internal/ring"
 )
 
 // BatchFunc handles one batch: it gets the items in the order they were
@@ -103,6 +105,8 @@ const (
 // several, 3-4 times less than the naive channel-and-ticker batcher, which
 // has none of these guarantees (benchmarks/batch_test.go).
 type Batcher[In, Out any] struct {
+	lifecycle[pendingItem[In, Out]] // intake, blocked Submits, Close, counters; its mu guards all below
+
 	fn          BatchFunc[In, Out]
 	size        int
 	wait        time.Duration
@@ -115,39 +119,32 @@ type Batcher[In, Out any] struct {
 	ctx         context.Context    // every batch runs under it; cancelled when Close gives up
 	cancel      context.CancelFunc // cancels ctx
 
-	mu       sync.Mutex
-	pending  pendingRing[In, Out] // submitted, not cut yet, oldest first
-	watched  int                  // pending items with a ctx watcher (stop set)
-	stamp    int64                // the last arrival time read (enqueueLocked)
-	waiters  dlist[*batchWaiter[In, Out]]
-	running  dlist[*batch[In, Out]] // batches handed to fn or to runOn
-	nextSeq  uint64                 // seq of the next accepted item
-	flushSeq uint64                 // items with seq < flushSeq are due (Flush)
-	timer    *time.Timer            // fires when the oldest pending item is due
-	armedAt  int64                  // the deadline timer is set for; -1 when stopped
+	pending  ring.Ring[pendingItem[In, Out]] // submitted, not cut yet, oldest first
+	watched  int                             // pending items with a ctx watcher (stop set)
+	stamp    int64                           // the last arrival time read (enqueueLocked)
+	running  list.List[batch[In, Out]]       // batches handed to fn or to runOn
+	nextSeq  uint64                          // seq of the next accepted item
+	flushSeq uint64                          // items with seq < flushSeq are due (Flush)
+	timer    *time.Timer                     // fires when the oldest pending item is due
+	armedAt  int64                           // the deadline timer is set for; -1 when stopped
 	// Callbacks Close must wait for, so that none outlives it: timerOut
 	// counts the timer's armings that have neither been stopped nor run
 	// onTimer yet, watchOut the ctx watchers that have neither been stopped
 	// nor run leave yet.
 	timerOut, watchOut int
 
-	state     int           // stateOpen, stateClosing, stateDone
-	hardStop  bool          // Close gave up
-	drained   chan struct{} // closed at stateDone
-	closeSet  bool          // closeErr is final
-	closeErr  error
+	closeSet  bool           // closeErr is final
+	closeErr  error          // the first Close's result
 	closeWait []*Future[Out] // items Close flushes, for its error
 
-	freeBatches dlist[*batch[In, Out]] // batches for reuse
-	futs        []Future[Out]          // the current block of Futures
-	nextFut     int                    // the next free one in futs
-	futureBlock int                    // Futures per block
-	nextBatchID uint32                 // the id of the next batch cut
+	freeBatches list.List[batch[In, Out]] // batches for reuse
+	futs        []Future[Out]             // the current block of Futures
+	nextFut     int                       // the next free one in futs
+	futureBlock int                       // Futures per block
+	nextBatchID uint32                    // the id of the next batch cut
 
-	submitted, rejected, completed, failed, canceled uint64
-	busy                                             int        // items in running batches
-	drain                                            drainMeter // items leaving, for a full Batcher's RetryAfter
-	bs                                               BatchStats
+	busy int // items in running batches
+	bs   BatchStats
 }
 
 // NewBatcher returns a Batcher that hands batches of items to fn.
@@ -156,7 +153,9 @@ type Batcher[In, Out any] struct {
 // DefaultBatchWait), WithBatchConcurrency (default 1), WithBatchTimeout
 // (default none), WithBatchPool (default: the Batcher's own goroutines),
 // WithQueueSize (bound on pending items, default DefaultQueueSize, raised to
-// the batch size if smaller) and WithNonBlocking. Other options are ignored.
+// the batch size if smaller) and WithNonBlocking. A pool Option that does
+// not apply to a Batcher makes it panic (WithAging and WithIdleTimeout are
+// ignored), as the pool constructors do.
 //
 // NewBatcher panics if fn is nil. Like the pool constructors, it starts no
 // goroutine.
@@ -186,12 +185,11 @@ func NewBatcher[In, Out any](fn BatchFunc[In, Out], opts ...BatchOption) *Batche
 		nonBlocking: c.pool.nonBlocking,
 		epoch:       time.Now(),
 		armedAt:     -1,
-		drained:     make(chan struct{}),
-		drain:       newDrainMeter(),
 		nextSeq:     1,
 		futureBlock: futureBlock[Out](),
 		nextBatchID: firstBatchID,
 	}
+	b.init(b)
 	// The marker lets Close tell a call from inside a BatchFunc, which must
 	// not wait for its own batch.
 	b.ctx, b.cancel = context.WithCancel(context.WithValue(context.Background(), nestedKey{b}, true))
@@ -218,18 +216,16 @@ func NewBatcher[In, Out any](fn BatchFunc[In, Out], opts ...BatchOption) *Batche
 func (b *Batcher[In, Out]) Submit(ctx context.Context, item In) (*Future[Out], error) {
 	if ctx == nil {
 		b.mu.Lock()
-		b.rejected++
-		b.mu.Unlock()
-		return nil, errNilContext
+		return nil, b.rejectUnlock(errNilContext)
 	}
 	b.mu.Lock()
 	if err := b.admitLocked(ctx); err != nil {
-		return b.rejectUnlock(err)
+		return nil, b.rejectUnlock(err)
 	}
-	if b.pending.n < b.cap {
-		f := b.newFutureLocked()
+	f := b.newFutureLocked()
+	if b.pending.Len() < b.cap {
 		now := b.enqueueLocked(ctx, item, f, -1)
-		if b.pending.n == 1 || (b.pending.n >= b.size && b.running.n < b.maxRunning) {
+		if b.pending.Len() == 1 || (b.pending.Len() >= b.size && b.running.Len() < b.maxRunning) {
 			// A new head, or a full batch and a free slot. Otherwise
 			// nothing changed: after every pump the head is not due or no
 			// slot is free.
@@ -242,9 +238,12 @@ func (b *Batcher[In, Out]) Submit(ctx context.Context, item In) (*Future[Out], e
 		return f, nil
 	}
 	if b.nonBlocking {
-		return b.rejectUnlock(b.drain.queueFull(b.waiters.n))
+		return nil, b.rejectUnlock(b.drain.queueFull(b.waiters.Len()))
 	}
-	return b.waitForRoom(ctx, item)
+	if err := b.waitForRoom(ctx, pendingItem[In, Out]{in: item, fut: f}, nil); err != nil {
+		return nil, err
+	}
+	return f, nil
 }
 
 // Flush cuts the pending items into batches, as many as the batch size
@@ -298,34 +297,19 @@ func (b *Batcher[In, Out]) Close(ctx context.Context) error {
 	if ctx == nil {
 		return errNilContextClose
 	}
-	fromBatch := ctx.Value(nestedKey{b}) != nil
-	b.mu.Lock()
-	if b.state == stateOpen {
-		b.state = stateClosing
-		for b.waiters.n > 0 {
-			b.rejected++
-			b.waiters.pop().ready <- ErrClosed
-		}
-		b.closeWait = b.inFlightLocked()
-		b.pumpLocked(b.now())
-		b.checkDrainedLocked()
+	if ctx.Value(nestedKey{b}) != nil { // from a BatchFunc: waiting would wait for its own batch
+		_ = b.lifecycle.close(ctx, true)
+		return errCloseFromBatch
 	}
-	b.mu.Unlock()
-	if fromBatch {
-		return errCloseFromBatch // waiting would wait for the caller's own batch
-	}
-	select {
-	case <-b.drained:
-	case <-ctx.Done():
-		b.giveUp(ctx.Err())
-		<-b.drained
-	}
+	err := b.lifecycle.close(ctx, false)
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if !b.closeSet {
 		b.closeSet = true
-		b.closeErr = joinItemErrors(b.closeWait)
-		b.closeWait = nil
+		if err == nil {
+			err = joinItemErrors(b.closeWait)
+		}
+		b.closeErr, b.closeWait = err, nil
 	}
 	return b.closeErr
 }
@@ -338,16 +322,9 @@ func (b *Batcher[In, Out]) Close(ctx context.Context) error {
 func (b *Batcher[In, Out]) Stats() Stats {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return Stats{
-		Workers:   b.running.n,
-		Busy:      b.busy,
-		Queued:    b.pending.n,
-		Submitted: b.submitted,
-		Rejected:  b.rejected,
-		Completed: b.completed,
-		Failed:    b.failed,
-		Canceled:  b.canceled,
-	}
+	s := b.statsLocked()
+	s.Workers, s.Busy, s.Queued = b.running.Len(), b.busy, b.pending.Len()
+	return s
 }
 
 // BatchStats is a snapshot of a Batcher's batch counters, for operators: how
@@ -383,7 +360,7 @@ type BatchOption interface {
 
 // batchConfig is what the batch options set.
 type batchConfig struct {
-	pool        config
+	pool        config // WithQueueSize, WithNonBlocking
 	size        int
 	wait        time.Duration
 	concurrency int

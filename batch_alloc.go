@@ -28,7 +28,7 @@ func futureBlock[Out any]() int {
 // newBatchLocked returns an empty batch with a new id, recycled if one is
 // free. Requires b.mu held.
 func (b *Batcher[In, Out]) newBatchLocked() *batch[In, Out] {
-	bt := b.freeBatches.pop()
+	bt := b.freeBatches.PopFront()
 	if bt == nil {
 		bt = new(batch[In, Out])
 	}
@@ -46,7 +46,7 @@ func (b *Batcher[In, Out]) freeBatchLocked(bt *batch[In, Out]) {
 	clear(bt.ins)
 	clear(bt.stops)
 	bt.futs, bt.ins, bt.stops, bt.stopped = bt.futs[:0], bt.ins[:0], bt.stops[:0], 0
-	if b.freeBatches.n < b.maxRunning {
-		b.freeBatches.push(bt)
+	if b.freeBatches.Len() < b.maxRunning {
+		b.freeBatches.PushBack(bt)
 	}
 }

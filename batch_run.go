@@ -4,12 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime/debug"
 )
 
 // Running a batch: the goroutine that owns it calls the BatchFunc, judges
 // what came back and resolves the items. See batch_internal.go for who owns
 // what.
+
+// batchResult is a batch's outcome before it is delivered to the items.
+type batchResult[Out any] struct {
+	outs []Out
+	errs ItemErrors // per-item errors, or nil
+	err  error      // when not nil, every item fails with it
+	ran  bool       // the BatchFunc was called (Completed) or never (Canceled)
+}
 
 // run is a batch goroutine: it runs bt, then every batch that is due when it
 // finishes, back to back, and exits when none is.
@@ -17,8 +24,7 @@ func (b *Batcher[In, Out]) run(bt *batch[In, Out]) {
 	done := false
 	defer func() {
 		if !done { // the BatchFunc called runtime.Goexit: deliver, hand over
-			err := &PanicError{Value: "runtime.Goexit called by the BatchFunc", Stack: debug.Stack()}
-			if next := b.finish(bt, batchResult[Out]{err: err, ran: true}); next != nil {
+			if next := b.finish(bt, batchResult[Out]{err: goexitError(), ran: true}); next != nil {
 				go b.run(next)
 			}
 		}
@@ -38,49 +44,50 @@ func (b *Batcher[In, Out]) finish(bt *batch[In, Out], res batchResult[Out]) *bat
 	b.busy -= len(bt.futs)
 	switch {
 	case !res.ran:
-		b.canceled += n
+		b.countLocked(outcomeCanceled, n)
 	case res.err != nil:
-		b.completed += n
-		b.failed += n
+		b.countLocked(outcomeFailed, n)
 	default:
-		b.completed += n
+		failed := uint64(0)
 		for _, err := range res.errs {
 			if err != nil {
-				b.failed++
+				failed++
 			}
 		}
+		b.countLocked(outcomeFailed, failed)
+		b.countLocked(outcomeOK, n-failed)
 	}
 	b.mu.Unlock()
 	// Counted before resolving, so Stats read after a Wait include the item.
-	// This goroutine owns the batch's Futures (see batch_internal.go).
+	// This goroutine owns the batch's Futures (see batch_pending.go).
 	var zero Out
 	switch {
 	case res.err != nil:
 		for _, f := range bt.futs {
-			f.settle(zero, res.err, bt.id)
+			f.resolve(zero, res.err, bt.id)
 		}
 	case res.errs != nil:
 		for i, f := range bt.futs {
 			if err := res.errs[i]; err != nil {
-				f.settle(zero, err, tagNone)
+				f.resolve(zero, err, tagNone)
 			} else {
-				f.settle(res.outs[i], nil, tagNone)
+				f.resolve(res.outs[i], nil, tagNone)
 			}
 		}
 	default:
 		for i, f := range bt.futs {
-			f.settle(res.outs[i], nil, tagNone)
+			f.resolve(res.outs[i], nil, tagNone)
 		}
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.watchOut -= bt.stopped
-	b.running.remove(bt)
+	b.running.Remove(bt)
 	b.freeBatchLocked(bt)
 	now := b.now()
 	next := b.cutLocked(now)
 	b.pumpLocked(now)
-	b.checkDrainedLocked()
+	b.checkDoneLocked()
 	return next
 }
 
@@ -176,10 +183,6 @@ func countError(got int, what string, n int) error {
 
 // callBatch calls fn, turning a panic into a *PanicError.
 func callBatch[In, Out any](ctx context.Context, fn BatchFunc[In, Out], ins []In) (outs []Out, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			outs, err = nil, &PanicError{Value: r, Stack: debug.Stack()}
-		}
-	}()
+	defer catch(&err)
 	return fn(ctx, ins)
 }

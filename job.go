@@ -33,8 +33,8 @@ type Future[T any] struct {
 	// written in between, so they may be read once state is resolved.
 	state atomic.Uint32
 	// tag is the resolver's note on how the outcome came about, written
-	// with val and err (resolveTag); 0 unless the resolver sets one. It
-	// fills the padding after state, so it costs no space.
+	// with val and err (resolve); 0 unless the resolver sets one. It fills
+	// the padding after state, so it costs no space.
 	tag uint32
 	// ch is the chan struct{} that the first Done call before resolve made
 	// (nil until then), stored as a pointer so it can be swapped in
@@ -118,16 +118,11 @@ func (f *Future[T]) Result() (r Result[T], ok bool) {
 	return Result[T]{Value: f.val, Err: f.err}, true
 }
 
-// resolve records the outcome. It reports false if the Future was already
-// resolved; callers own the exactly-once rule and treat false as a bug.
-// It takes no lock.
-func (f *Future[T]) resolve(v T, err error) bool {
-	return f.resolveTag(v, err, 0)
-}
-
-// resolveTag is resolve that also records tag, which may be read once the
-// Future is resolved.
-func (f *Future[T]) resolveTag(v T, err error, tag uint32) bool {
+// resolve records the outcome, with tag, the resolver's note on how it
+// came about (0 unless the Batcher sets one; see joinItemErrors). It
+// reports false if the Future was already resolved; callers own the
+// exactly-once rule and treat false as a bug. It takes no lock.
+func (f *Future[T]) resolve(v T, err error, tag uint32) bool {
 	if !f.state.CompareAndSwap(futurePending, futureResolving) {
 		return false
 	}
@@ -137,28 +132,6 @@ func (f *Future[T]) resolveTag(v T, err error, tag uint32) bool {
 		close(ptrChan(p))
 	}
 	return true
-}
-
-// settle is resolveTag for a resolver that owns f, a Future that is still
-// zero: nothing else can resolve it, so it skips resolveTag's
-// compare-and-swap (one atomic instruction of two), and it leaves a nil err
-// unwritten (a pointer write, behind the GC's write barrier while it marks).
-// The Batcher's batch goroutine owns the Futures of the batch it runs.
-func (f *Future[T]) settle(v T, err error, tag uint32) {
-	f.val, f.tag = v, tag
-	if err != nil {
-		f.err = err
-	}
-	f.state.Store(futureResolved)
-	if p := atomic.LoadPointer(&f.ch); p != nil {
-		close(ptrChan(p))
-	}
-}
-
-// fail resolves f with err and the zero value.
-func (f *Future[T]) fail(err error) bool {
-	var zero T
-	return f.resolve(zero, err)
 }
 
 // PanicError is a job's panic, recovered by the pool that ran it.

@@ -144,9 +144,10 @@ func (l *lifecycle[E]) answerLocked(w *waiter[E], err error) {
 	w.ready <- err
 }
 
-// grantLocked lets blocked Submits into the room there is, oldest first.
-// Requires mu held.
-func (l *lifecycle[E]) grantLocked() {
+// grantLocked lets blocked Submits into the room there is, oldest first,
+// and reports whether it let any in. Requires mu held.
+func (l *lifecycle[E]) grantLocked() bool {
+	granted := false
 	for l.waiters.Len() > 0 && l.own.hasRoomLocked() {
 		w := l.waiters.PopFront()
 		if err := l.admitLocked(w.ctx); err != nil {
@@ -156,7 +157,9 @@ func (l *lifecycle[E]) grantLocked() {
 		}
 		l.own.acceptLocked(w.ctx, w.elem)
 		l.answerLocked(w, nil)
+		granted = true
 	}
+	return granted
 }
 
 // close is every Close: it stops intake at once and waits until the pool

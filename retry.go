@@ -373,7 +373,7 @@ func (r *retryPool[T]) resolve(fut *Future[T], v T, err error, k outcome) {
 	default:
 		r.canceled.Add(1)
 	}
-	fut.resolve(v, err)
+	fut.resolve(v, err, 0)
 	r.leave()
 }
 

@@ -112,7 +112,7 @@ func (d *delivery[T]) deliver() {
 	case d.retry != nil:
 		d.retry.outcome(d)
 	default:
-		d.fut.resolve(d.v, d.err)
+		d.fut.resolve(d.v, d.err, 0)
 	}
 	*d = delivery[T]{}
 }
