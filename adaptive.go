@@ -44,10 +44,12 @@ type AdaptivePool[T any] struct {
 // goroutine at all.
 //
 // Options: WithQueueSize, WithNonBlocking, WithIdleTimeout (default
-// DefaultIdleTimeout), WithLimitControl, WithOnScale (WithAging is
+// DefaultIdleTimeout), WithLimitControl, WithOnScale, WithPriorityOrder
+// and with it WithAging and WithEvictLowest (without it WithAging is
 // ignored).
 //
-// NewAdaptivePool panics if minWorkers < 0, maxWorkers < 1 or
+// NewAdaptivePool panics if an option does not apply (see Option), or if
+// minWorkers < 0, maxWorkers < 1 or
 // maxWorkers < minWorkers.
 func NewAdaptivePool[T any](minWorkers, maxWorkers int, opts ...Option) *AdaptivePool[T] {
 	if minWorkers < 0 || maxWorkers < 1 || maxWorkers < minWorkers {
@@ -75,8 +77,8 @@ func NewAdaptivePool[T any](minWorkers, maxWorkers int, opts ...Option) *Adaptiv
 // WithPriorityOrder makes NewAdaptivePool run queued jobs by priority, as a
 // PriorityPool does: higher WithPriority first, first in first out among
 // equals, with aging; WithAging and WithEvictLowest then apply. The result
-// is a priority pool whose worker count adapts. Other constructors ignore
-// it.
+// is a priority pool whose worker count adapts. It applies only to
+// NewAdaptivePool (see Option).
 func WithPriorityOrder() Option {
 	return option{name: "WithPriorityOrder", to: forAdaptive, apply: func(c *config) { c.priority = true }}
 }
@@ -103,7 +105,8 @@ func WithIdleTimeout(d time.Duration) Option {
 // hook may call the pool's methods (Stats, Limit, Submit) but must not wait
 // for the pool (Close, Future.Wait, a Submit that blocks for room) and must
 // not panic. Close returns only after a running call has returned; no call
-// starts after Close has returned. Other constructors ignore it.
+// starts after Close has returned. It applies only to NewAdaptivePool (see
+// Option).
 func WithOnScale(fn func(workers, limit int)) Option {
 	return option{name: "WithOnScale", to: forAdaptive, apply: func(c *config) { c.onScale = fn }}
 }

@@ -70,7 +70,8 @@ type LimitConfig struct {
 // rule). The job's own running time is measured, not its wait in the queue
 // or in a Chain's guards. The cost is two clock reads per job and a few
 // arithmetic operations under the pool's lock. Read the limit with
-// AdaptivePool.Limit or WithOnScale. Other constructors ignore it.
+// AdaptivePool.Limit or WithOnScale. It applies only to NewAdaptivePool
+// (see Option).
 //
 // It panics if a field of cfg is negative or NaN, Tolerance is infinite or
 // MaxErrorRate is over 1.
@@ -112,3 +113,5 @@ func (g *gradient) judge(err error) (counts, overload bool) {
 func (g *gradient) observe(elapsed time.Duration, overload bool, _, busy int) int {
 	return g.g.Observe(elapsed, overload, busy)
 }
+
+func (g *gradient) bound(lo, hi int) { g.g.Bound(lo, hi) }

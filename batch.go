@@ -246,6 +246,19 @@ func (b *Batcher[In, Out]) Submit(ctx context.Context, item In) (*Future[Out], e
 	return f, nil
 }
 
+// Do submits item and waits for its result: Submit and then Wait, with the
+// same ctx, as Do does for a pool. If ctx ends before the item's batch is
+// cut, the item leaves and Do returns ctx.Err(); after that, ctx ends only
+// the wait.
+func (b *Batcher[In, Out]) Do(ctx context.Context, item In) (Out, error) {
+	f, err := b.Submit(ctx, item)
+	if err != nil {
+		var zero Out
+		return zero, err
+	}
+	return f.Wait(ctx)
+}
+
 // Flush cuts the pending items into batches, as many as the batch size
 // requires, and waits until they and the batches already running have run.
 // It returns nil if all the items it waited for (those not resolved when it

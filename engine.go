@@ -93,6 +93,12 @@ type controller interface {
 	observe(elapsed time.Duration, overload bool, limit, busy int) int
 }
 
+// boundedController is a controller that can be told its range moved
+// (Resize). It is called with mu held.
+type boundedController interface {
+	bound(lo, hi int)
+}
+
 func newEngine[T any](q taskQueue[T], c *config, p workerPolicy) *engine[T] {
 	e := &engine[T]{
 		q:           q,

@@ -13,7 +13,9 @@ import (
 
 // Handler returns an http.Handler that runs next through p: each request is
 // a job on p, so p bounds the handlers running at once, queues the rest, and
-// p's guards (Chain) decide which requests run at all.
+// p's guards (Chain) decide which requests run at all. p may be a pool of any
+// result type (the job returns its zero value), so one pool can serve both
+// requests and other work.
 //
 // The request's ctx is the job's ctx: a client that goes away while its
 // request is queued takes it out of the queue, and its handler never runs.
@@ -30,41 +32,50 @@ import (
 //
 // Handler waits for next to return before it returns, as net/http requires,
 // also when the client has gone. It is safe for concurrent use.
-func Handler(p Pool[struct{}], next http.Handler, opts ...HTTPOption) http.Handler {
-	if p == nil || next == nil {
+func Handler[T any](p Pool[T], next http.Handler, opts ...HTTPOption) http.Handler {
+	if isNil(p) || next == nil {
 		panic("crew: Handler: the pool and the handler must not be nil")
 	}
-	h := &handler{pool: p, next: next, onError: WriteError, isFailure: serverError}
+	h := &handler[T]{pool: p, next: next, httpConfig: httpConfig{onError: WriteError, isFailure: serverError}}
 	for _, o := range opts {
-		o.applyHTTP(h)
+		if o != nil {
+			o.applyHTTP(&h.httpConfig)
+		}
 	}
 	return h
 }
 
 // Middleware returns Handler as middleware: Middleware(p)(next) is
 // Handler(p, next, opts...).
-func Middleware(p Pool[struct{}], opts ...HTTPOption) func(http.Handler) http.Handler {
+func Middleware[T any](p Pool[T], opts ...HTTPOption) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler { return Handler(p, next, opts...) }
 }
 
 // HTTPOption configures Handler and Middleware. Options are immutable
 // values, safe to reuse and to share between goroutines.
 type HTTPOption interface {
-	applyHTTP(*handler)
+	applyHTTP(*httpConfig)
 }
 
-type httpOptionFunc func(*handler)
+type httpOptionFunc func(*httpConfig)
 
-func (o httpOptionFunc) applyHTTP(h *handler) { o(h) }
+func (o httpOptionFunc) applyHTTP(c *httpConfig) { o(c) }
+
+// httpConfig is what the HTTP options set.
+type httpConfig struct {
+	prio      func(*http.Request) int
+	onError   func(http.ResponseWriter, *http.Request, error)
+	isFailure func(code int) bool
+}
 
 // WithErrorHandler sets what answers a request that did not run, or whose
 // handler panicked before writing: onError gets the error (a
 // *RejectedError, ErrClosed, a ctx error or a *PanicError). The default is
 // WriteError.
 func WithErrorHandler(onError func(w http.ResponseWriter, r *http.Request, err error)) HTTPOption {
-	return httpOptionFunc(func(h *handler) {
+	return httpOptionFunc(func(c *httpConfig) {
 		if onError != nil {
-			h.onError = onError
+			c.onError = onError
 		}
 	})
 }
@@ -72,15 +83,15 @@ func WithErrorHandler(onError func(w http.ResponseWriter, r *http.Request, err e
 // WithRequestPriority gives each request the priority prio returns (see
 // WithPriority); a PriorityPool runs higher ones first. Other pools ignore it.
 func WithRequestPriority(prio func(*http.Request) int) HTTPOption {
-	return httpOptionFunc(func(h *handler) { h.prio = prio })
+	return httpOptionFunc(func(c *httpConfig) { c.prio = prio })
 }
 
 // WithFailureStatus sets which response statuses make the request count as
 // a failed job (default: 500 and above).
 func WithFailureStatus(isFailure func(code int) bool) HTTPOption {
-	return httpOptionFunc(func(h *handler) {
+	return httpOptionFunc(func(c *httpConfig) {
 		if isFailure != nil {
-			h.isFailure = isFailure
+			c.isFailure = isFailure
 		}
 	})
 }
@@ -131,26 +142,25 @@ func StatusCode(err error) int {
 	}
 }
 
-type handler struct {
-	pool      Pool[struct{}]
-	next      http.Handler
-	prio      func(*http.Request) int
-	onError   func(http.ResponseWriter, *http.Request, error)
-	isFailure func(code int) bool
+type handler[T any] struct {
+	httpConfig
+	pool Pool[T]
+	next http.Handler
 }
 
-func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (h *handler[T]) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	if h.prio != nil {
 		ctx = WithPriority(ctx, h.prio(r))
 	}
 	rw := &responseWriter{ResponseWriter: w}
-	f, err := h.pool.Submit(ctx, func(ctx context.Context) (struct{}, error) {
+	f, err := h.pool.Submit(ctx, func(ctx context.Context) (T, error) {
+		var zero T
 		h.next.ServeHTTP(rw, r.WithContext(ctx))
 		if rw.code != 0 && h.isFailure(rw.code) {
-			return struct{}{}, &StatusError{Code: rw.code}
+			return zero, &StatusError{Code: rw.code}
 		}
-		return struct{}{}, nil
+		return zero, nil
 	})
 	if err != nil {
 		h.onError(w, r, err)

@@ -58,10 +58,12 @@ type WorkerPool[T any] struct {
 
 // NewPool returns a pool of at most workers goroutines running jobs in the
 // order they were submitted. Workers start on demand, as jobs arrive, and stay
-// until Close. Options: WithQueueSize, WithNonBlocking (WithAging and
+// until Close; Resize moves the bound. workers may be math.MaxInt (no
+// bound). Options: WithQueueSize, WithNonBlocking (WithAging and
 // WithIdleTimeout are ignored).
 //
-// NewPool panics if workers < 1.
+// NewPool panics if workers < 1, or if an option does not apply (see
+// Option).
 func NewPool[T any](workers int, opts ...Option) *WorkerPool[T] {
 	if workers < 1 {
 		panic(fmt.Sprintf("crew: NewPool(%d): workers must be >= 1", workers))

@@ -43,7 +43,8 @@ type PriorityPool[T any] struct {
 // stay until Close. Options: WithQueueSize, WithNonBlocking, WithAging
 // (default DefaultAgingStep), WithEvictLowest (WithIdleTimeout is ignored).
 //
-// NewPriorityPool panics if workers < 1.
+// NewPriorityPool panics if workers < 1, or if an option does not apply
+// (see Option).
 func NewPriorityPool[T any](workers int, opts ...Option) *PriorityPool[T] {
 	if workers < 1 {
 		panic(fmt.Sprintf("crew: NewPriorityPool(%d): workers must be >= 1", workers))
@@ -79,12 +80,13 @@ type priorityKey struct{}
 // higher priority keep coming, and may starve. Priorities whose credit
 // p*step exceeds 2^62ns (146 years) in size rank as if they were that size.
 //
-// WithAging panics if step is negative. Other pools ignore it.
+// WithAging panics if step is negative. It applies to NewPriorityPool and
+// to NewAdaptivePool with WithPriorityOrder; other constructors ignore it.
 func WithAging(step time.Duration) Option {
 	if step < 0 {
 		panic(fmt.Sprintf("crew: WithAging(%v): the step must be >= 0", step))
 	}
-	return option{name: "WithAging", to: forPriority, ignored: true,
+	return option{name: "WithAging", to: forPriority | forAdaptive, ignored: true,
 		apply: func(c *config) { c.aging, c.agingSet = step, true }}
 }
 
@@ -94,9 +96,10 @@ func WithAging(step time.Duration) Option {
 // its Future resolves with a *RejectedError matching ErrQueueFull, counted
 // in Stats as Canceled. A job that ranks no higher than every queued job
 // waits for room, or is rejected WithNonBlocking, as without this option.
-// Other pools ignore it.
+// It applies to NewPriorityPool, and to NewAdaptivePool with
+// WithPriorityOrder (see Option).
 func WithEvictLowest() Option {
-	return option{name: "WithEvictLowest", to: forPriority, apply: func(c *config) { c.evictLowest = true }}
+	return option{name: "WithEvictLowest", to: forPriority | forAdaptive, apply: func(c *config) { c.evictLowest = true }}
 }
 
 // priorityQueue returns the priority queue the options describe.

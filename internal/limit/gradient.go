@@ -76,6 +76,14 @@ func New(cfg Config, lo, hi int) *Gradient {
 // Limit returns the current limit.
 func (g *Gradient) Limit() int { return g.limit }
 
+// Bound moves the range the limit stays within to [lo, hi], lo >= 1, and
+// clamps the limit (and a probe's saved limit) into it.
+func (g *Gradient) Bound(lo, hi int) {
+	g.lo, g.hi = lo, hi
+	g.limit = min(max(g.limit, lo), hi)
+	g.saved = min(max(g.saved, lo), hi)
+}
+
 // Observe counts one job that ran: how long it ran, whether it failed
 // with an overload error, and how many jobs were running as it finished
 // (itself included). It returns the new limit.
