@@ -57,7 +57,7 @@ func NewAdaptivePool[T any](minWorkers, maxWorkers int, opts ...Option) *Adaptiv
 			minWorkers, maxWorkers))
 	}
 	c := newConfig("NewAdaptivePool", forAdaptive, opts)
-	var q taskQueue[T] = &fifoQueue[T]{}
+	var q taskQueue[T] = newFIFO[T](&c)
 	if c.priority {
 		q = prioQueue[T]{priorityQueueFor[T](&c)}
 	} else if c.evictLowest {

@@ -115,6 +115,7 @@ type Batcher[In, Out any] struct {
 	runOn       Pool[struct{}]
 	cap         int
 	nonBlocking bool
+	obs         *Observer          // WithObserver; nil: none
 	epoch       time.Time          // item ages are measured from here
 	ctx         context.Context    // every batch runs under it; cancelled when Close gives up
 	cancel      context.CancelFunc // cancels ctx
@@ -183,6 +184,7 @@ func NewBatcher[In, Out any](fn BatchFunc[In, Out], opts ...BatchOption) *Batche
 		runOn:       c.runOn,
 		cap:         max(c.pool.queueSize, c.size),
 		nonBlocking: c.pool.nonBlocking,
+		obs:         c.pool.observer,
 		epoch:       time.Now(),
 		armedAt:     -1,
 		nextSeq:     1,
@@ -214,6 +216,15 @@ func NewBatcher[In, Out any](fn BatchFunc[In, Out], opts ...BatchOption) *Batche
 // operations, and reads the clock only for an item that may become the
 // oldest pending one. It never runs the BatchFunc itself.
 func (b *Batcher[In, Out]) Submit(ctx context.Context, item In) (*Future[Out], error) {
+	f, err := b.submit(ctx, item)
+	if err != nil && b.obs != nil {
+		b.obs.refused(err)
+	}
+	return f, err
+}
+
+// submit is Submit but for telling the Observer.
+func (b *Batcher[In, Out]) submit(ctx context.Context, item In) (*Future[Out], error) {
 	if ctx == nil {
 		b.mu.Lock()
 		return nil, b.rejectUnlock(errNilContext)

@@ -45,7 +45,7 @@ func (b *Batcher[In, Out]) freeBatchLocked(bt *batch[In, Out]) {
 	clear(bt.futs)
 	clear(bt.ins)
 	clear(bt.stops)
-	bt.futs, bt.ins, bt.stops, bt.stopped = bt.futs[:0], bt.ins[:0], bt.stops[:0], 0
+	bt.futs, bt.ins, bt.stops, bt.enqs, bt.stopped = bt.futs[:0], bt.ins[:0], bt.stops[:0], bt.enqs[:0], 0
 	if b.freeBatches.Len() < b.maxRunning {
 		b.freeBatches.PushBack(bt)
 	}

@@ -70,6 +70,9 @@ type batch[In, Out any] struct {
 	futs    []*Future[Out] // the items' Futures
 	ins     []In           // the items' values, handed to the BatchFunc
 	stops   []func() bool  // the items' ctx watchers, where there are any
+	enqs    []int64        // the items' arrival times, with an Observer
+	start   int64          // when the BatchFunc was called, with an Observer
+	ran     int64          // how long it ran, with an Observer
 	stopped int            // watchers exec stopped before they fired
 	id      uint32         // tags its items' batch-wide error
 	reason  int
@@ -90,7 +93,7 @@ func (b *Batcher[In, Out]) now() int64 { return int64(time.Since(b.epoch)) }
 // item becomes the head only if its place in the list is a multiple of
 // b.size. That saves a clock read on all other items.
 func (b *Batcher[In, Out]) enqueueLocked(ctx context.Context, in In, f *Future[Out], now int64) int64 {
-	if b.pending.Len()%b.size == 0 || b.watched > 0 {
+	if b.pending.Len()%b.size == 0 || b.watched > 0 || b.obs != nil {
 		if now < 0 {
 			now = b.now()
 		}
@@ -162,6 +165,9 @@ func (b *Batcher[In, Out]) cutLocked(now int64) *batch[In, Out] {
 	b.pending.Cut(n, func(it *pendingItem[In, Out]) {
 		bt.futs = append(bt.futs, it.fut)
 		bt.ins = append(bt.ins, it.in)
+		if b.obs != nil {
+			bt.enqs = append(bt.enqs, it.enq)
+		}
 		if it.stop != nil {
 			b.watched--
 			bt.stops = append(bt.stops, it.stop)
@@ -245,20 +251,26 @@ func (b *Batcher[In, Out]) onTimer() {
 // is cut it stays.
 func (b *Batcher[In, Out]) leave(ctx context.Context, seq uint64) {
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.watchOut--
 	i := b.pending.Find(seq)
 	if i < 0 {
+		b.watchOut--
 		b.checkDoneLocked() // Close may be waiting for this call
+		b.mu.Unlock()
 		return
 	}
 	it := b.pending.Kill(i)
 	b.watched-- // it has a watcher: only a watcher calls leave
 	b.countLocked(outcomeCanceled, 1)
+	now := b.now()
+	b.pumpLocked(now)
+	b.mu.Unlock()
+	b.obs.jobDone(JobInfo{Wait: time.Duration(now - it.enq), Err: ctx.Err()})
 	var zero Out
 	it.fut.resolve(zero, ctx.Err(), tagLeft)
-	b.pumpLocked(b.now())
+	b.mu.Lock()
+	b.watchOut-- // counted out only now: Close waits for the resolve above
 	b.checkDoneLocked()
+	b.mu.Unlock()
 }
 
 // The Batcher's side of its lifecycle (see owner).
@@ -289,6 +301,8 @@ func (b *Batcher[In, Out]) doneLocked() bool {
 func (b *Batcher[In, Out]) giveUpLocked() func() {
 	b.cancel()
 	var stops []func() bool
+	var waits []time.Duration
+	now := b.now()
 	var zero Out
 	b.pending.Each(func(s *ringSlot[In, Out]) {
 		b.countLocked(outcomeCanceled, 1)
@@ -297,16 +311,23 @@ func (b *Batcher[In, Out]) giveUpLocked() func() {
 			b.watched--
 			stops = append(stops, s.V.stop)
 		}
+		if b.obs != nil {
+			waits = append(waits, time.Duration(now-s.V.enq))
+		}
 	})
 	b.pending.Reset()
-	if len(stops) == 0 {
+	if len(stops) == 0 && len(waits) == 0 {
 		return nil
 	}
+	b.settling++ // Close waits for the reports and the watchers
 	return func() {
+		for _, w := range waits {
+			b.obs.jobDone(JobInfo{Wait: w, Err: ErrClosed})
+		}
 		stopped := stopWatchers(stops) // with mu released: a fired watcher may wait for it
 		b.mu.Lock()
 		b.watchOut -= stopped
-		b.checkDoneLocked()
+		b.settledLocked(1)
 		b.mu.Unlock()
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Running a batch: the goroutine that owns it calls the BatchFunc, judges
@@ -58,6 +59,9 @@ func (b *Batcher[In, Out]) finish(bt *batch[In, Out], res batchResult[Out]) *bat
 		b.countLocked(outcomeOK, n-failed)
 	}
 	b.mu.Unlock()
+	if b.obs != nil {
+		b.report(bt, res)
+	}
 	// Counted before resolving, so Stats read after a Wait include the item.
 	// This goroutine owns the batch's Futures (see batch_pending.go).
 	var zero Out
@@ -91,10 +95,25 @@ func (b *Batcher[In, Out]) finish(bt *batch[In, Out], res batchResult[Out]) *bat
 	return next
 }
 
+// report tells the Observer of each item of bt, before they resolve.
+func (b *Batcher[In, Out]) report(bt *batch[In, Out], res batchResult[Out]) {
+	for i := range bt.futs {
+		err := res.err
+		if err == nil && res.errs != nil {
+			err = res.errs[i]
+		}
+		b.obs.jobDone(JobInfo{Wait: time.Duration(bt.start - bt.enqs[i]), Run: time.Duration(bt.ran), Ran: res.ran, Err: err})
+	}
+}
+
 // exec calls the BatchFunc for bt, directly or as a job on b.runOn, and
 // judges what it returned. It runs with b.mu released.
 func (b *Batcher[In, Out]) exec(bt *batch[In, Out]) batchResult[Out] {
 	bt.stopped = stopWatchers(bt.stops) // the items' ctxs no longer matter
+	if b.obs != nil {
+		bt.start = b.now()
+		defer func() { bt.ran = b.now() - bt.start }()
+	}
 	ins := bt.ins
 	ctx, cancel := b.ctx, context.CancelFunc(nil)
 	if b.timeout > 0 {

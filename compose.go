@@ -151,6 +151,9 @@ func (c *chain[T]) submit(ctx context.Context, job Job[T], spec jobSpec[T]) (*Fu
 		if err != nil {
 			abandon(c.guards.g, tickets) // the guards that admitted it
 			c.rejected.Add(1)
+			if c.eng != nil && c.eng.obs != nil {
+				c.eng.obs.refused(err)
+			}
 			return nil, err
 		}
 		tickets = append(tickets, t)

@@ -22,8 +22,9 @@ type engine[T any] struct {
 	lifecycle[*task[T]]
 
 	q           taskQueue[T]
-	cap         int  // bound on waiting jobs (WithQueueSize)
-	nonBlocking bool // WithNonBlocking
+	cap         int       // bound on waiting jobs (WithQueueSize)
+	nonBlocking bool      // WithNonBlocking
+	obs         *Observer // WithObserver; nil: none
 	stopCtx     context.Context
 	stopCancel  context.CancelFunc // cancels stopCtx: Close gave up, or the pool is done
 
@@ -104,6 +105,7 @@ func newEngine[T any](q taskQueue[T], c *config, p workerPolicy) *engine[T] {
 		q:           q,
 		cap:         c.queueSize,
 		nonBlocking: c.nonBlocking,
+		obs:         c.observer,
 		min:         p.min,
 		limit:       p.max,
 		max:         p.max,
@@ -143,8 +145,17 @@ type jobSpec[T any] struct {
 	abort <-chan struct{}
 }
 
-// submit accepts job or says why not.
+// submit accepts job or says why not, and tells the Observer why not.
 func (e *engine[T]) submit(ctx context.Context, job Job[T], spec *jobSpec[T]) (*Future[T], error) {
+	f, err := e.accept(ctx, job, spec)
+	if err != nil && e.obs != nil {
+		e.obs.refused(err)
+	}
+	return f, err
+}
+
+// accept accepts job or says why not.
+func (e *engine[T]) accept(ctx context.Context, job Job[T], spec *jobSpec[T]) (*Future[T], error) {
 	if ctx == nil || job == nil {
 		e.mu.Lock()
 		e.rejected++
@@ -309,9 +320,16 @@ func (e *engine[T]) leaveLocked(t *task[T]) {
 // first, so a caller who sees the error and resubmits finds them up to date.
 func (e *engine[T]) settle(err error, ts ...*task[T]) {
 	reusable := 0
+	var now int64
+	if e.obs != nil {
+		now = e.q.stamp()
+	}
 	for i, t := range ts {
 		stopped := t.stopWatch()
 		t.guards().abandon(0)
+		if e.obs != nil {
+			e.obs.jobDone(JobInfo{Wait: time.Duration(now - t.Enq), Err: err})
+		}
 		d := t.outcome(*new(T), err, outcomeCanceled)
 		d.deliver()
 		if stopped {

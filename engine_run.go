@@ -30,7 +30,7 @@ func (e *engine[T]) run(w *worker, t *task[T]) (v T, kind outcome, elapsed time.
 	if watched {
 		defer w.release() // the job has a ctx of its own to cancel
 	}
-	v, elapsed, refused, err := runGuarded(ctx, t.job, t.guards(), e.ctl != nil, !isBackground(t.ctx))
+	v, elapsed, refused, err := runGuarded(ctx, t.job, t.guards(), e.ctl != nil || e.obs != nil, !isBackground(t.ctx))
 	if refused {
 		kind, err := e.neverRan(t, err)
 		return v, kind, 0, err, reusable

@@ -47,6 +47,10 @@ func (e *engine[T]) work(w *worker) {
 				e.notifyScale()
 			}
 			current = t
+			var takenAt int64
+			if e.obs != nil {
+				takenAt = e.q.stamp()
+			}
 			v, kind, elapsed, err, reusable := e.run(w, t)
 			current = nil
 			counts, overload := false, false
@@ -55,6 +59,9 @@ func (e *engine[T]) work(w *worker) {
 				if err != nil && kind == outcomeOK {
 					kind = outcomeFailed // the judge panicked
 				}
+			}
+			if e.obs != nil {
+				e.obs.jobDone(JobInfo{Wait: time.Duration(takenAt - t.Enq), Run: elapsed, Ran: kind.ran(), Err: err})
 			}
 			e.mu.Lock()
 			busy := e.busy

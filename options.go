@@ -61,6 +61,7 @@ type config struct {
 	priority    bool           // WithPriorityOrder
 	onScale     func(int, int) // WithOnScale
 	limit       *LimitConfig   // WithLimitControl; nil: the limit stays at max
+	observer    *Observer      // WithObserver; nil: none
 }
 
 // newConfig applies opts for the constructor ctor, which is one of to.

@@ -69,7 +69,7 @@ func NewPool[T any](workers int, opts ...Option) *WorkerPool[T] {
 		panic(fmt.Sprintf("crew: NewPool(%d): workers must be >= 1", workers))
 	}
 	c := newConfig("NewPool", forPool, opts)
-	return &WorkerPool[T]{e: newEngine[T](&fifoQueue[T]{}, &c, workerPolicy{max: workers})}
+	return &WorkerPool[T]{e: newEngine[T](newFIFO[T](&c), &c, workerPolicy{max: workers})}
 }
 
 // Submit queues job and returns its Future. When the queue is full it waits

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/crew-go/crew/internal/list"
 )
 
 // RateLimiter is a Guard that bounds how often jobs start: in any window of
@@ -82,7 +84,7 @@ type RateLimiter struct {
 	limit rate.Limit    // as given; the bucket runs at bucketRate(limit); guarded by mu
 	// waiters are the Starts waiting for their tokens, in the order they
 	// reserved them (see leave); guarded by mu.
-	waiters dlist[*tokenWaiter]
+	waiters list.List[tokenWaiter]
 
 	afterClock func() // tests only: called by Start after it reads the clock
 }
@@ -294,7 +296,7 @@ func (l *RateLimiter) Start(ctx context.Context, _ Ticket) (Ticket, error) {
 		l.mu.Unlock()
 		return 0, rateLimited(rate.InfDuration, 0) // burst 0 and a finite limit, set concurrently
 	}
-	l.waiters.push(w)
+	l.waiters.PushBack(w)
 	due := w.due
 	l.mu.Unlock()
 	// The wait is counted from the clock now, not from the reading the
@@ -330,10 +332,11 @@ func (l *RateLimiter) Start(ctx context.Context, _ Ticket) (Ticket, error) {
 
 // tokenWaiter is a Start waiting for the token it reserved.
 type tokenWaiter struct {
+	list.Links[tokenWaiter] // the line of waiters; the first field, where the list finds it
+
 	r     *rate.Reservation
 	due   time.Time     // when the token is whole; guarded by mu
 	moved chan struct{} // capacity 1: due moved earlier
-	links[*tokenWaiter]
 }
 
 // reserveLocked reserves a token for w at now and works out when it is
@@ -364,7 +367,7 @@ func (l *RateLimiter) leave(w *tokenWaiter, giveBack bool) {
 	defer l.mu.Unlock()
 	if giveBack {
 		r, due := w.r, w.due
-		for b := w.next; b != nil; b = b.next {
+		for b := w.Next(); b != nil; b = b.Next() {
 			r, b.r = b.r, r
 			due, b.due = b.due, due
 			select {
@@ -374,7 +377,7 @@ func (l *RateLimiter) leave(w *tokenWaiter, giveBack bool) {
 		}
 		r.CancelAt(l.at(d))
 	}
-	l.waiters.remove(w)
+	l.waiters.Remove(w)
 }
 
 // clock reads the time for Start, as a duration since base. It is read

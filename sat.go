@@ -13,11 +13,3 @@ func satAdd(a, b int) int {
 	}
 	return a + b
 }
-
-// satMul returns a*b for a, b >= 0, or math.MaxInt if that overflows.
-func satMul(a, b int) int {
-	if a != 0 && b > math.MaxInt/a {
-		return math.MaxInt
-	}
-	return a * b
-}
