@@ -1,0 +1,7 @@
+package crewredis
+
+import "time"
+
+type breakerConfig struct {
+	requestTimeout time.Duration
+}
