@@ -259,10 +259,18 @@ func (l *RateLimiter) wake() {
 	}
 }
 
+// ask tells the refresher that a job wanted a token it could not have, so
+// that it asks Redis even though no job waits. It never blocks.
+func (l *RateLimiter) ask() {
+	l.demand.Store(true)
+	l.wake()
+}
+
 // hasToken reports whether a token that is still valid is on hand.
 func (l *RateLimiter) hasToken() bool {
-	ls := l.cur.Load()
-	return ls != nil && ls.n.Load() > 0 && l.now() < ls.expires
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.onHandLocked(l.now()) > 0
 }
 
 var errLimiterClosed = fmt.Errorf("crewredis: rate limiter closed: %w", crew.ErrClosed)
@@ -276,8 +284,7 @@ func (l *RateLimiter) refuse(after time.Duration) error {
 // refuseDown refuses a job for want of a token while Redis is down, and
 // asks the refresher to keep trying.
 func (l *RateLimiter) refuseDown() error {
-	l.demand.Store(true)
-	l.wake()
+	l.ask()
 	l.mu.Lock()
 	after := l.retryAt - l.now()
 	l.mu.Unlock()

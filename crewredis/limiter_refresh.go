@@ -193,7 +193,7 @@ func (l *RateLimiter) onHandLocked(t time.Duration) int64 {
 }
 
 // sample updates the demand estimate from the tokens consumed since the
-// last sample, averaged over about four refresh intervals.
+// last sample, averaged over about two refresh intervals.
 func (l *RateLimiter) sample(st *refreshState, now time.Duration) {
 	dt := now - st.sampledAt
 	if dt < l.cfg.gap/2 || dt <= 0 {
@@ -204,7 +204,7 @@ func (l *RateLimiter) sample(st *refreshState, now time.Duration) {
 	l.mu.Unlock()
 	consumed := float64(l.stats.granted.Load()) - float64(l.stats.expired.Load()) - float64(onHand)
 	inst := max(consumed-st.consumed, 0) / dt.Seconds()
-	tau := max(4*l.cfg.gap, 10*time.Millisecond).Seconds()
+	tau := max(2*l.cfg.gap, 10*time.Millisecond).Seconds()
 	st.rate += (inst - st.rate) * (1 - math.Exp(-dt.Seconds()/tau))
 	st.sampledAt, st.consumed = now, consumed
 }

@@ -163,7 +163,7 @@ func (l *RateLimiter) startSlow(ctx context.Context) (crew.Ticket, error) {
 	}
 	if l.cfg.maxWait == 0 {
 		l.mu.Unlock()
-		l.wake()
+		l.ask()
 		return 0, l.refuse(l.cfg.gap)
 	}
 	w := &waiter{ready: make(chan struct{}, 1)}
@@ -241,6 +241,7 @@ func (l *RateLimiter) wait(ctx context.Context, w *waiter) (crew.Ticket, error) 
 func (l *RateLimiter) startDown(ctx context.Context) (crew.Ticket, error) {
 	switch l.cfg.fail.kind {
 	case failOpen:
+		l.ask() // so that the refresher finds out when Redis is back
 		l.stats.bypassed.Add(1)
 		return 0, nil
 	case failLocal:
@@ -251,8 +252,7 @@ func (l *RateLimiter) startDown(ctx context.Context) (crew.Ticket, error) {
 
 // startLocal waits for a token of FailLocal's bucket.
 func (l *RateLimiter) startLocal(ctx context.Context) (crew.Ticket, error) {
-	l.demand.Store(true)
-	l.wake()
+	l.ask()
 	r := l.fallback.Reserve()
 	d := r.Delay()
 	if d == 0 {

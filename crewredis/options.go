@@ -172,6 +172,7 @@ func ClientOptions(addr string) *redis.Options {
 		PoolTimeout:           d,
 		ContextTimeoutEnabled: true,
 		MaxRetries:            -1, // the limiter and breaker retry on their own schedule
+		DialerRetries:         1,
 		DisableIdentity:       true,
 	}
 }
