@@ -89,13 +89,6 @@ func (r *testRedis) set(state int) {
 	}
 }
 
-// setLatency delays every reply by d from now on.
-func (r *testRedis) setLatency(d time.Duration) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.latency = d
-}
-
 func (r *testRedis) link() (int, time.Duration) {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -3,7 +3,6 @@ package crewredis
 import (
 	"context"
 	"errors"
-	"fmt"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -154,8 +153,8 @@ func TestRateLimiterClusterBound(t *testing.T) {
 				}
 				share := float64(within) / (float64(c.burst) + float64(c.limit)*c.run.Seconds())
 				perStart := float64(res.requests) / float64(len(res.starts))
-				t.Log(fmt.Sprintf("starts %d, share of the limit %.3f, requests per start %.3f, worst window excess %.1f",
-					len(res.starts), share, perStart, excess))
+				t.Logf("starts %d, share of the limit %.3f, requests per start %.3f, worst window excess %.1f",
+					len(res.starts), share, perStart, excess)
 				if tt.minRate > 0 {
 					assert.GreaterOrEqual(t, share, tt.minRate)
 				}

@@ -2,7 +2,6 @@ package crewredis
 
 import (
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -175,13 +174,4 @@ func ClientOptions(addr string) *redis.Options {
 		DialerRetries:         1,
 		DisableIdentity:       true,
 	}
-}
-
-// satMul returns a*b, saturating at the largest Duration.
-func satMul(d time.Duration, k float64) time.Duration {
-	f := float64(d) * k
-	if f >= math.MaxInt64 {
-		return math.MaxInt64
-	}
-	return time.Duration(f)
 }
