@@ -31,6 +31,7 @@ type refreshState struct {
 	sampledAt time.Duration
 	consumed  float64 // granted - expired - on hand, at sampledAt
 	rtt       time.Duration
+	granted   int64 // tokens the last reply brought
 }
 
 type refreshReply struct {
@@ -122,6 +123,7 @@ func (l *RateLimiter) handle(st *refreshState, r refreshReply) {
 		// token again.
 		st.next = max(st.next, r.recv+time.Duration(r.waitUS)*time.Microsecond)
 	}
+	st.granted = r.granted
 	l.stats.granted.Add(uint64(r.granted))
 	ls := &lease{expires: r.sent + l.cfg.lifetime}
 	ls.n.Store(r.granted)
@@ -166,6 +168,13 @@ func (l *RateLimiter) want(st *refreshState, now time.Duration) int {
 	onHand := l.onHandLocked(now + horizon)
 	l.mu.Unlock()
 	need := inLine + int64(math.Ceil(st.rate*horizon.Seconds()))
+	if inLine > 0 {
+		// Jobs wait: the demand is more than the starts the estimate
+		// measured, which the leases capped. Twice the last lease finds it
+		// in a few rounds; a cluster-wide shortage keeps leases small, so
+		// this does not hoard.
+		need = max(need, 2*st.granted)
+	}
 	asked := l.demand.Swap(false) || inLine > 0
 	if !asked && (st.rate < l.idleRate() || onHand >= need) {
 		return 0
