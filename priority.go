@@ -24,14 +24,11 @@ const DefaultAgingStep = 100 * time.Millisecond
 //
 // It is safe for concurrent use. Its queue costs O(log L) per Submit, start
 // and cancellation, L being the number of priority levels with jobs queued,
-// and no memory per queued job beyond what every pool keeps: the Future (32
-// bytes plus the result, 48 for a Future[int]) and the engine's 64-byte
-// record of the job, recycled once the job is over. With a million jobs of
-// a Future[int] queued, the pool holds 112 bytes per job (measured with
-// runtime.MemStats; the job's closure not counted); 96 with a
-// Future[struct{}]. The job ctx is made when the job starts, not while it
-// waits, and a worker reuses it for later jobs with the same WithPriority
-// ctx (see the package doc's Costs).
+// and no memory per queued job beyond what every pool keeps: the Future
+// (the result's size plus four words) and the engine's 64-byte record of
+// the job, recycled once the job is over. The job ctx is made when the job
+// starts, not while it waits, and a worker reuses it for later jobs with
+// the same WithPriority ctx (see the package doc's Costs).
 type PriorityPool[T any] struct {
 	e *engine[T]
 	q *queue.Priority[task[T]] // guarded by e.mu
