@@ -161,8 +161,8 @@ func (c *chain[T]) submit(ctx context.Context, job Job[T], spec jobSpec[T]) (*Fu
 	var f *Future[T]
 	var err error
 	if c.eng != nil {
-		spec.guards, spec.tickets = c.guards, tickets
-		f, err = c.eng.submit(ctx, job, &spec)
+		spec.guards = c.guards
+		f, err = c.eng.submitGuarded(ctx, job, &spec, tickets)
 	} else {
 		a := new(admission)
 		a.set(c.guards, tickets)

@@ -132,12 +132,14 @@ func newEngine[T any](q taskQueue[T], c *config, p workerPolicy) *engine[T] {
 // a Chain's admission and a Retry's attempt. A nil *jobSpec is a plain
 // Submit.
 type jobSpec[T any] struct {
-	// guards, when not nil, have admitted the job already, and tickets
-	// holds what each gave; the engine keeps a copy and calls their Start,
-	// Done or Abandon. If submit fails, the caller tells the guards.
-	guards  *guardList
-	tickets []Ticket
+	// guards, when not nil, have admitted the job already, and the tickets
+	// passed beside the spec hold what each gave (beside it, so that they
+	// can stay on the caller's stack); the engine keeps a copy and calls
+	// their Start, Done or Abandon. If submit fails, the caller tells the
+	// guards.
+	guards *guardList
 	fut     *Future[T]    // the Future to resolve (a later attempt's); nil: a new one
+	noFut   bool          // fire and forget (Go): no Future at all
 	retry   *retryPool[T] // the Retry the job is an attempt of; nil if none
 	attempt int           // under Retry, which attempt this is, from 1
 	// abort, when closed, ends a wait for room with ErrClosed: the Retry
@@ -147,7 +149,12 @@ type jobSpec[T any] struct {
 
 // submit accepts job or says why not, and tells the Observer why not.
 func (e *engine[T]) submit(ctx context.Context, job Job[T], spec *jobSpec[T]) (*Future[T], error) {
-	f, err := e.accept(ctx, job, spec)
+	return e.submitGuarded(ctx, job, spec, nil)
+}
+
+// submitGuarded is submit for a job spec.guards admitted, with their tickets.
+func (e *engine[T]) submitGuarded(ctx context.Context, job Job[T], spec *jobSpec[T], tickets []Ticket) (*Future[T], error) {
+	f, err := e.accept(ctx, job, spec, tickets)
 	if err != nil && e.obs != nil {
 		e.obs.refused(err)
 	}
@@ -155,7 +162,7 @@ func (e *engine[T]) submit(ctx context.Context, job Job[T], spec *jobSpec[T]) (*
 }
 
 // accept accepts job or says why not.
-func (e *engine[T]) accept(ctx context.Context, job Job[T], spec *jobSpec[T]) (*Future[T], error) {
+func (e *engine[T]) accept(ctx context.Context, job Job[T], spec *jobSpec[T], tickets []Ticket) (*Future[T], error) {
 	if ctx == nil || job == nil {
 		e.mu.Lock()
 		e.rejected++
@@ -166,10 +173,13 @@ func (e *engine[T]) accept(ctx context.Context, job Job[T], spec *jobSpec[T]) (*
 		return nil, errNilJob
 	}
 	var f *Future[T]
-	if spec != nil && spec.fut != nil {
-		f = spec.fut
-	} else {
+	switch {
+	case spec == nil:
 		f = new(Future[T]) // the one allocation, made before taking the lock
+	case spec.fut != nil:
+		f = spec.fut
+	case !spec.noFut:
+		f = new(Future[T])
 	}
 	enq := e.q.stamp()
 	e.mu.Lock()
@@ -181,7 +191,7 @@ func (e *engine[T]) accept(ctx context.Context, job Job[T], spec *jobSpec[T]) (*
 	var abort <-chan struct{}
 	if spec != nil {
 		if spec.guards != nil {
-			t.extra().adm.set(spec.guards, spec.tickets)
+			t.extra().adm.set(spec.guards, tickets)
 		}
 		if spec.retry != nil {
 			x := t.extra()
