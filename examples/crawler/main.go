@@ -4,12 +4,12 @@
 // 500s, and an outage window in which every request gets a 503. The crawler
 // calls it through the stack crew recommends for a flaky downstream:
 //
-//	crew.Retry(crew.Chain(crew.NewPriorityPool(8), limiter, breaker), policy)
+//	crew.Retry(crew.Chain(crew.NewPriorityPool[T](8), limiter, breaker), policy)
 //
 // with crew.WithRunTimeout on each request and crew.WithPriority on the
 // urgent URLs. It prints a progress line as it goes, then a summary.
 //
-//	go run ./examples/crawler                       # 100 URLs, a few seconds
+//	go run ./examples/crawler                       # 60 URLs, a few seconds
 //	go run ./examples/crawler -urls 50 -outage 2s   # a longer outage
 //	go run ./examples/crawler -h                    # every flag
 package main
@@ -76,11 +76,11 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		fmt.Fprintln(stderr)
 		fs.PrintDefaults()
 	}
-	fs.IntVar(&c.urls, "urls", 100, "URLs to crawl")
+	fs.IntVar(&c.urls, "urls", 60, "URLs to crawl")
 	fs.IntVar(&c.urgentEvery, "urgent", 4, "every n-th URL is urgent (crawled first); 0: none")
 	fs.Float64Var(&c.quota, "quota", 50, "the site's quota, requests a second (it answers 429 beyond)")
 	fs.Float64Var(&c.errorRate, "errors", 0.2, "share of requests the site fails with a 500")
-	fs.DurationVar(&c.outageAt, "outage-at", time.Second, "when the outage starts, from the first request")
+	fs.DurationVar(&c.outageAt, "outage-at", time.Second, "when the outage starts, from the start of the crawl")
 	fs.DurationVar(&c.outage, "outage", 600*time.Millisecond, "how long every request gets a 503; 0: no outage")
 	fs.Uint64Var(&c.seed, "seed", 1, "seed of the site's random 500s and response times")
 	fs.IntVar(&c.workers, "workers", 8, "requests in flight at most")

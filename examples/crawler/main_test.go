@@ -72,6 +72,6 @@ func TestFlags(t *testing.T) {
 
 	cfg, err := parseFlags(nil, &stderr)
 	require.NoError(t, err)
-	assert.Equal(t, 100, cfg.urls)
+	assert.Equal(t, 60, cfg.urls)
 	assert.Equal(t, 50.0, cfg.quota)
 }
