@@ -51,9 +51,9 @@ func NewAdaptivePool[T any](minWorkers, maxWorkers int, opts ...Option) *Adaptiv
 			minWorkers, maxWorkers))
 	}
 	c := newConfig("NewAdaptivePool", forAdaptive, opts)
-	var q taskQueue[T] = newFIFO[T](&c)
+	var q discipline[T] = newFIFO[T](&c)
 	if c.priority {
-		q = prioQueue[T]{priorityQueueFor[T](&c)}
+		q = prio[T]{priorityQueueFor[T](&c)}
 	} else if c.evictLowest {
 		panic("crew: NewAdaptivePool: WithEvictLowest needs WithPriorityOrder")
 	}

@@ -396,13 +396,14 @@ func (q *lifo[T]) pop() *task[T] {
 	q.jobs = q.jobs[:len(q.jobs)-1]
 	return f
 }
-func (q *lifo[T]) remove(f *task[T]) {
+func (q *lifo[T]) remove(f *task[T]) bool {
 	for i, g := range q.jobs {
 		if g == f {
 			q.jobs = append(q.jobs[:i], q.jobs[i+1:]...)
-			return
+			return true
 		}
 	}
+	return false
 }
 func (q *lifo[T]) len() int                   { return len(q.jobs) }
 func (q *lifo[T]) evictFor(*task[T]) *task[T] { return nil }
@@ -415,15 +416,15 @@ func (q *lifo[T]) stamp() int64               { return 0 }
 func TestAdaptivePolicyComposesWithQueue(t *testing.T) {
 	for _, tt := range []struct {
 		name string
-		q    func() taskQueue[int]
+		q    func() discipline[int]
 		want []int // start order of jobs 1..4 queued behind a blocker
 	}{
-		{"fifo", func() taskQueue[int] { return &fifoQueue[int]{} }, []int{1, 2, 3, 4}},
-		{"lifo", func() taskQueue[int] { return &lifo[int]{} }, []int{4, 3, 2, 1}},
+		{"fifo", func() discipline[int] { return &fifo[int]{} }, []int{1, 2, 3, 4}},
+		{"lifo", func() discipline[int] { return &lifo[int]{} }, []int{4, 3, 2, 1}},
 		// A priority pool whose worker count adapts; jobs 1..4 have
 		// priorities 2, 4, 1, 3.
-		{"priority", func() taskQueue[int] {
-			return prioQueue[int]{queue.NewPriority[task[int]](DefaultAgingStep, false)}
+		{"priority", func() discipline[int] {
+			return prio[int]{queue.NewPriority[task[int]](DefaultAgingStep, false)}
 		}, []int{2, 4, 1, 3}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

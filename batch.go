@@ -253,7 +253,7 @@ func (b *Batcher[In, Out]) submit(ctx context.Context, item In) (*Future[Out], e
 		return f, nil
 	}
 	if b.nonBlocking {
-		return nil, b.rejectUnlock(b.drain.queueFull(b.waiters.Len()))
+		return nil, b.rejectUnlock(b.queueFull(b.waiters.Len()))
 	}
 	if err := b.waitForRoom(ctx, pendingItem[In, Out]{in: item, fut: f}, nil); err != nil {
 		return nil, err
@@ -350,7 +350,7 @@ func (b *Batcher[In, Out]) Close(ctx context.Context) error {
 func (b *Batcher[In, Out]) Stats() Stats {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	s := b.statsLocked()
+	s := b.counters()
 	s.Workers, s.Busy, s.Queued = b.running.Len(), b.busy, b.pending.Len()
 	return s
 }

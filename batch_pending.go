@@ -103,7 +103,7 @@ func (b *Batcher[In, Out]) enqueueLocked(ctx context.Context, in In, f *Future[O
 	b.nextSeq++
 	it := b.pending.Push(seq)
 	it.fut, it.in, it.enq = f, in, b.stamp
-	b.submitted++
+	b.submitted.Add(1)
 	if ctx.Done() != nil {
 		// Registered under mu, so the batch goroutine that cuts it sees stop.
 		it.stop = context.AfterFunc(ctx, func() { b.leave(ctx, seq) })
@@ -260,7 +260,7 @@ func (b *Batcher[In, Out]) leave(ctx context.Context, seq uint64) {
 	}
 	it := b.pending.Kill(i)
 	b.watched-- // it has a watcher: only a watcher calls leave
-	b.countLocked(outcomeCanceled, 1)
+	b.count(outcomeCanceled, 1)
 	now := b.now()
 	b.pumpLocked(now)
 	b.mu.Unlock()
@@ -275,7 +275,7 @@ func (b *Batcher[In, Out]) leave(ctx context.Context, seq uint64) {
 
 // The Batcher's side of its lifecycle (see owner).
 
-func (b *Batcher[In, Out]) hasRoomLocked() bool { return b.pending.Len() < b.cap }
+func (b *Batcher[In, Out]) reserveLocked() bool { return b.pending.Len() < b.cap }
 
 func (b *Batcher[In, Out]) acceptLocked(ctx context.Context, it pendingItem[In, Out]) {
 	b.enqueueLocked(ctx, it.in, it.fut, -1)
@@ -305,7 +305,7 @@ func (b *Batcher[In, Out]) giveUpLocked() func() {
 	now := b.now()
 	var zero Out
 	b.pending.Each(func(s *ringSlot[In, Out]) {
-		b.countLocked(outcomeCanceled, 1)
+		b.count(outcomeCanceled, 1)
 		s.V.fut.resolve(zero, ErrClosed, tagNone)
 		if s.V.stop != nil {
 			b.watched--

@@ -45,9 +45,9 @@ func (b *Batcher[In, Out]) finish(bt *batch[In, Out], res batchResult[Out]) *bat
 	b.busy -= len(bt.futs)
 	switch {
 	case !res.ran:
-		b.countLocked(outcomeCanceled, n)
+		b.count(outcomeCanceled, n)
 	case res.err != nil:
-		b.countLocked(outcomeFailed, n)
+		b.count(outcomeFailed, n)
 	default:
 		failed := uint64(0)
 		for _, err := range res.errs {
@@ -55,8 +55,8 @@ func (b *Batcher[In, Out]) finish(bt *batch[In, Out], res batchResult[Out]) *bat
 				failed++
 			}
 		}
-		b.countLocked(outcomeFailed, failed)
-		b.countLocked(outcomeOK, n-failed)
+		b.count(outcomeFailed, failed)
+		b.count(outcomeOK, n-failed)
 	}
 	b.mu.Unlock()
 	if b.obs != nil {

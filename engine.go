@@ -2,6 +2,8 @@ package crew
 
 import (
 	"context"
+	"math"
+	"sync/atomic"
 	"time"
 
 	"github.com/crew-go/crew/internal/list"
@@ -14,60 +16,67 @@ import (
 // Submits, Close and the counters are its lifecycle, shared with the
 // Batcher.
 //
-// Ownership: the lifecycle's mu guards every field below, the queue, the
-// worker lists and the counters. Workers hold mu only to take a job and to
-// account for it; jobs, guards and user callbacks always run with mu
-// released.
+// The hot path takes no engine lock. A Submit reserves its place with one
+// atomic add on inflight (jobs accepted and not finished), checked against
+// bound (the queue size plus the worker limit), and pushes its job into
+// the queue, which has a lock of its own held for a few instructions; a
+// worker takes its next job in one hold of that lock and counts its last
+// one with atomic adds. The lifecycle's mu is for what needs it: parking
+// and waking workers, starting and retiring them, the line of blocked
+// Submits, Close. Where a fast path and a slow one must not miss each
+// other (a Submit and a parking worker, a worker freeing room and a
+// blocked Submit, a Submit and Close), each writes its own atomic before
+// reading the other's, so one of the two always sees the other.
+//
+// Ownership: mu guards the fields under "guarded by mu"; the queue guards
+// itself; the rest are atomics or read-only. Jobs, guards and user
+// callbacks always run with every lock released.
 type engine[T any] struct {
 	lifecycle[*task[T]]
 
-	q           taskQueue[T]
+	q           *jobQueue[T]
 	cap         int       // bound on waiting jobs (WithQueueSize)
 	nonBlocking bool      // WithNonBlocking
 	obs         *Observer // WithObserver; nil: none
 	stopCtx     context.Context
 	stopCancel  context.CancelFunc // cancels stopCtx: Close gave up, or the pool is done
+	gaveUp      atomic.Bool        // Close gave up: queued jobs are dropped, not run
 
-	// The worker policy.
+	// inflight is written by Submits and workers alike; it has a cache
+	// line of its own, away from the fields read on every Submit.
+	_        [64]byte
+	inflight atomic.Int64 // jobs accepted and not finished, and Submits reserving
+	_        [56]byte
+	bound    atomic.Int64 // the most inflight may reach: cap + limit, saturated
+	nworkers atomic.Int64 // workers alive, for readers without mu
+	nlimit   atomic.Int64 // limit, for readers without mu
+	_        [40]byte
+	idleN    atomic.Int64 // parked workers: idle.Len() for readers without mu
+	busy     atomic.Int64 // workers running a job; kept only for a controller (ctl)
+	_        [48]byte
+
+	// The worker policy; guarded by mu.
 	min, limit, max int
 	idleTimeout     time.Duration // 0: workers never retire
 	ctl             controller    // nil: the limit stays at max
 
-	// Scale events for onScale (nil: none). scaleGen counts changes of
-	// workers or limit; scaleSeen is the last one reported; notifying is set
-	// while one goroutine runs onScale, outside mu.
+	// Scale events for onScale (nil: none); guarded by mu. scaleGen counts
+	// changes of workers or limit; scaleSeen is the last one reported;
+	// notifying is set while one goroutine runs onScale, outside mu.
 	onScale             func(workers, limit int)
 	scaleGen, scaleSeen uint64
 	notifying           bool
 
+	// Guarded by mu.
 	workers int               // alive
-	busy    int               // running a job
-	claims  int               // workers woken or started that have not taken mu yet
+	claims  int               // workers woken or started that have not taken a job yet
 	idle    list.List[worker] // parked workers, most recently parked first
 	all     workerSet         // every live worker, for cancelling running jobs
-	// free holds finished task records for reuse (at most maxFree), so
-	// that a Submit allocates only its Future.
-	free list.List[task[T]]
+
 	// bgCtx is the ctx of every job submitted with context.Background or
 	// context.TODO: such a ctx has no values and never ends, so the jobs can
 	// share one ctx, read-only once the engine is built.
 	bgCtx jobContext
-}
-
-// taskQueue is a queue discipline of tasks (queue.go). Every method but
-// stamp requires mu held.
-type taskQueue[T any] interface {
-	// stamp returns the enqueue time for a task about to be pushed: read
-	// before mu is taken, which keeps the lock short. A queue that does not
-	// age returns 0 and reads no clock.
-	stamp() int64
-	push(t *task[T])
-	pop() *task[T] // nil when empty
-	remove(t *task[T])
-	len() int
-	// evictFor may remove and return a queued job of lower rank than t to
-	// make room for t; nil when it will not.
-	evictFor(t *task[T]) *task[T]
 }
 
 // workerPolicy is how many workers an engine keeps: min started at once,
@@ -100,9 +109,9 @@ type boundedController interface {
 	bound(lo, hi int)
 }
 
-func newEngine[T any](q taskQueue[T], c *config, p workerPolicy) *engine[T] {
+func newEngine[T any](d discipline[T], c *config, p workerPolicy) *engine[T] {
 	e := &engine[T]{
-		q:           q,
+		q:           newJobQueue(d, satAdd(c.queueSize, p.max)),
 		cap:         c.queueSize,
 		nonBlocking: c.nonBlocking,
 		obs:         c.observer,
@@ -116,6 +125,7 @@ func newEngine[T any](q taskQueue[T], c *config, p workerPolicy) *engine[T] {
 	if p.ctl != nil {
 		e.limit = p.limit
 	}
+	e.setBound()
 	e.init(e)
 	e.stopCtx, e.stopCancel = context.WithCancel(context.Background())
 	e.bgCtx = jobContext{Context: e.stopCtx, owner: e}
@@ -128,6 +138,13 @@ func newEngine[T any](q taskQueue[T], c *config, p workerPolicy) *engine[T] {
 	return e
 }
 
+// setBound publishes limit and the bound it sets. Requires mu held, or e
+// not shared yet.
+func (e *engine[T]) setBound() {
+	e.nlimit.Store(int64(e.limit))
+	e.bound.Store(int64(satAdd(e.cap, e.limit)))
+}
+
 // jobSpec is what a Submit hands the engine besides the ctx and the job:
 // a Chain's admission and a Retry's attempt. A nil *jobSpec is a plain
 // Submit.
@@ -137,7 +154,7 @@ type jobSpec[T any] struct {
 	// can stay on the caller's stack); the engine keeps a copy and calls
 	// their Start, Done or Abandon. If submit fails, the caller tells the
 	// guards.
-	guards *guardList
+	guards  *guardList
 	fut     *Future[T]    // the Future to resolve (a later attempt's); nil: a new one
 	noFut   bool          // fire and forget (Go): no Future at all
 	retry   *retryPool[T] // the Retry the job is an attempt of; nil if none
@@ -164,9 +181,7 @@ func (e *engine[T]) submitGuarded(ctx context.Context, job Job[T], spec *jobSpec
 // accept accepts job or says why not.
 func (e *engine[T]) accept(ctx context.Context, job Job[T], spec *jobSpec[T], tickets []Ticket) (*Future[T], error) {
 	if ctx == nil || job == nil {
-		e.mu.Lock()
-		e.rejected++
-		e.mu.Unlock()
+		e.rejected.Add(1)
 		if ctx == nil {
 			return nil, errNilContext
 		}
@@ -175,18 +190,30 @@ func (e *engine[T]) accept(ctx context.Context, job Job[T], spec *jobSpec[T], ti
 	var f *Future[T]
 	switch {
 	case spec == nil:
-		f = new(Future[T]) // the one allocation, made before taking the lock
+		f = new(Future[T]) // the one allocation, made before any lock
 	case spec.fut != nil:
 		f = spec.fut
 	case !spec.noFut:
 		f = new(Future[T])
 	}
 	enq := e.q.stamp()
-	e.mu.Lock()
-	if err := e.admitLocked(ctx); err != nil {
-		return nil, e.rejectUnlock(err)
+	reserved := e.reserve()
+	if err := e.admit(ctx); err != nil {
+		if reserved {
+			e.unreserve()
+		}
+		e.rejected.Add(1)
+		return nil, err
 	}
-	t := e.taskLocked()
+	if reserved && (spec == nil || spec.guards == nil && spec.retry == nil) && ctx.Done() == nil {
+		// The common case: no extras, nothing to watch; one hold of the
+		// queue's lock.
+		e.submitted.Add(1)
+		e.q.pushNew(f, job, ctx, enq)
+		e.dispatch()
+		return f, nil
+	}
+	t := e.q.get()
 	t.fut, t.job, t.ctx, t.Enq = f, job, ctx, enq
 	var abort <-chan struct{}
 	if spec != nil {
@@ -199,67 +226,126 @@ func (e *engine[T]) accept(ctx context.Context, job Job[T], spec *jobSpec[T], ti
 		}
 		abort = spec.abort
 	}
-	if e.hasRoomLocked() {
-		e.enqueueLocked(t)
-		e.mu.Unlock()
+	if reserved {
+		e.enqueue(t)
 		return f, nil
 	}
-	if victim := e.q.evictFor(t); victim != nil {
-		e.leaveLocked(victim)
-		e.enqueueLocked(t)
-		evicted := e.drain.queueFull(0)
+	return e.acceptFull(ctx, t, abort)
+}
+
+// admit refuses a Submit that cannot be accepted whatever the room.
+func (e *engine[T]) admit(ctx context.Context) error {
+	if e.closed.Load() {
+		return ErrClosed
+	}
+	return ctx.Err()
+}
+
+// acceptFull is accept's way when the queue is full: evict a lower-ranked
+// job (WithEvictLowest), refuse (WithNonBlocking, or a nested Submit), or
+// wait in line for room.
+func (e *engine[T]) acceptFull(ctx context.Context, t *task[T], abort <-chan struct{}) (*Future[T], error) {
+	f := t.fut
+	e.mu.Lock()
+	if err := e.admitLocked(ctx); err != nil {
 		e.mu.Unlock()
-		e.settle(evicted, victim)
+		e.q.recycle(t)
+		e.rejected.Add(1)
+		return nil, err
+	}
+	if victim := e.q.evictFor(t); victim != nil {
+		e.inflight.Add(1) // t takes the place victim leaves
+		evicted := e.queueFullLocked(0)
+		e.mu.Unlock()
+		if e.claimLeave(victim) {
+			e.leave(victim)
+			e.settle(evicted, victim)
+		}
+		e.enqueue(t)
 		return f, nil
 	}
 	if e.nonBlocking || ctx.Value(nestedKey{e}) != nil {
-		e.recycleLocked(t)
-		return nil, e.rejectUnlock(e.drain.queueFull(e.waiters.Len()))
+		full := e.queueFullLocked(e.waiters.Len())
+		e.mu.Unlock()
+		e.q.recycle(t)
+		e.rejected.Add(1)
+		return nil, full
 	}
 	if err := e.waitForRoom(ctx, t, abort); err != nil {
-		e.mu.Lock()
-		e.recycleLocked(t) // never queued
-		e.mu.Unlock()
+		e.q.recycle(t) // never queued
 		return nil, err
 	}
 	return f, nil
 }
 
-// hasRoomLocked reports whether one more job may be queued: jobs that an idle
-// or new worker will take at once do not count against the bound.
-// Requires mu held.
-func (e *engine[T]) hasRoomLocked() bool {
-	return e.q.len() < satAdd(satAdd(e.cap, e.claims+e.idle.Len()), max(e.limit-e.workers, 0))
+// reserve takes a place for one more job, and reports false if there is
+// none: the jobs accepted and not finished would exceed the bound.
+func (e *engine[T]) reserve() bool {
+	if e.inflight.Add(1) <= e.bound.Load() {
+		return true
+	}
+	e.unreserve()
+	return false
 }
 
-// acceptLocked queues t, the job of a blocked Submit let in; its wait, for
-// aging, starts now. Requires mu held.
+// unreserve gives back a place; a closing pool may be done once the last
+// one is given back.
+func (e *engine[T]) unreserve() {
+	if e.inflight.Add(-1) == 0 && e.closed.Load() {
+		e.mu.Lock()
+		e.checkDoneLocked()
+		e.mu.Unlock()
+	}
+}
+
+// reserveLocked implements owner.
+func (e *engine[T]) reserveLocked() bool { return e.reserve() }
+
+// acceptLocked queues t, the job of a blocked Submit let in (its place is
+// reserved); its wait, for aging, starts now. Requires mu held.
 func (e *engine[T]) acceptLocked(_ context.Context, t *task[T]) {
 	t.Enq = e.q.stamp()
-	e.enqueueLocked(t)
+	e.push(t)
+	e.dispatchLocked()
 }
 
-// enqueueLocked accepts t: it is queued, counted and watched. Requires mu held.
-func (e *engine[T]) enqueueLocked(t *task[T]) {
-	watched := t.ctx.Done() != nil
-	if watched {
-		t.extra().queued = true
+// enqueue queues t, whose place is reserved, and makes sure a worker is on
+// its way for it.
+func (e *engine[T]) enqueue(t *task[T]) {
+	e.push(t)
+	e.dispatch()
+}
+
+// dispatch makes sure a worker is on its way for a job just queued: a
+// parked one, or a new one below the limit. The check is two atomic loads;
+// a warm pool whose workers are all busy takes no lock.
+func (e *engine[T]) dispatch() {
+	if e.idleN.Load() > 0 || e.nworkers.Load() < e.nlimit.Load() {
+		e.mu.Lock()
+		e.dispatchLocked()
+		e.mu.Unlock()
+	}
+}
+
+// push counts t as submitted, watches its ctx, and queues it.
+func (e *engine[T]) push(t *task[T]) {
+	e.submitted.Add(1)
+	if t.ctx.Done() != nil {
+		x := t.extra()
+		x.state.Store(taskQueued)
+		// Set before t is queued, so the worker that takes it finds stop.
+		x.stop = context.AfterFunc(t.ctx, func() { e.dropCanceled(t) })
 	}
 	e.q.push(t)
-	e.submitted++
-	if watched {
-		// Registered under mu so that a worker popping t sees stop set.
-		t.x.stop = context.AfterFunc(t.ctx, func() { e.dropCanceled(t) })
-	}
-	e.dispatchLocked()
 }
 
 // dispatchLocked makes sure a worker is on its way for every queued job, up
 // to the limit: it wakes the most recently parked worker, or starts one.
 // Requires mu held.
 func (e *engine[T]) dispatchLocked() {
-	for e.claims < e.q.len() {
+	for n := e.q.len(); e.claims < n; {
 		if w := e.idle.PopFront(); w != nil {
+			e.idleN.Add(-1)
 			e.claims++
 			w.wake <- struct{}{}
 		} else if e.workers < e.limit {
@@ -275,117 +361,149 @@ func (e *engine[T]) startWorkerLocked() {
 	w := &worker{wake: make(chan struct{}, 1)}
 	e.all.add(w)
 	e.workers++
+	e.nworkers.Add(1)
 	e.claims++
 	e.scaleGen++
 	go e.work(w)
 }
 
 // dropCanceled runs when a queued job's ctx ends: the job leaves the queue
-// and resolves with the ctx error at once.
+// and resolves with the ctx error at once, unless a worker took it first.
 //
 // t cannot have been recycled meanwhile: a task is recycled only once its
 // watcher was stopped before it ran (stop returned true).
 func (e *engine[T]) dropCanceled(t *task[T]) {
-	e.mu.Lock()
-	x := t.x // a watched task has one
-	x.fired = true
-	if x.awaited { // Close has been waiting for this callback
-		x.awaited = false
-		e.settledLocked(1)
-	}
-	if !x.queued {
-		e.mu.Unlock()
-		return // already started or dropped
+	if !t.x.state.CompareAndSwap(taskQueued, taskGone) {
+		e.watcherDone(t) // a worker took it, or it left another way
+		return
 	}
 	e.q.remove(t)
-	e.leaveLocked(t)
-	e.grantLocked()
-	e.mu.Unlock()
-	e.settle(t.ctx.Err(), t)
+	e.leave(t)
+	e.settleOne(t.ctx.Err(), t, true)
 }
 
-// awaitWatcherLocked is for a task whose ctx watcher could not be stopped
-// because it fired: until the callback has run, Close does not count the
-// pool as done, so no goroutine of the pool outlives Close. Such a task is
-// never recycled (the callback still holds it). Requires mu held.
-func (e *engine[T]) awaitWatcherLocked(t *task[T]) {
-	if x := t.x; !x.fired && !x.awaited {
-		x.awaited = true
-		e.settling++
+// claimLeave claims t, a queued job taken out of the queue by someone
+// other than a worker, for leaving without running; false means its ctx
+// watcher claimed it first and handles it.
+func (e *engine[T]) claimLeave(t *task[T]) bool {
+	return !t.watched() || t.x.state.CompareAndSwap(taskQueued, taskGone)
+}
+
+// leave accounts for a job that left the queue and will never run; the
+// caller must then call settle for it. Until settle is done the pool does
+// not count as done, so Close never returns before the job's Future is
+// resolved.
+func (e *engine[T]) leave(t *task[T]) {
+	e.count(outcomeCanceled, 1)
+	e.mu.Lock()
+	e.settling++
+	e.mu.Unlock()
+	e.inflight.Add(-1) // settle checks whether the pool is done
+	e.freed()
+}
+
+// freed lets blocked Submits into room that a job leaving freed.
+func (e *engine[T]) freed() {
+	if e.nwaiting.Load() > 0 {
+		e.mu.Lock()
+		e.grantLocked()
+		e.mu.Unlock()
 	}
 }
 
-// leaveLocked accounts for a job that left the queue and will never run;
-// the caller must then call settle for it, without mu. Until settle is done
-// the pool does not count as done, so Close never returns before the job's
-// Future is resolved. Requires mu held.
-func (e *engine[T]) leaveLocked(t *task[T]) {
-	t.dequeued()
-	e.countLocked(outcomeCanceled, 1)
-	e.settling++
-}
-
-// settle finishes jobs that leaveLocked took out: their guards learn that
-// they will not start, then their outcome (err) is delivered. Guards hear
+// settle finishes jobs that leave took out: their guards learn that they
+// will not start, then their outcome (err) is delivered. Guards hear
 // first, so a caller who sees the error and resubmits finds them up to date.
 func (e *engine[T]) settle(err error, ts ...*task[T]) {
-	reusable := 0
-	var now int64
-	if e.obs != nil {
-		now = e.q.stamp()
+	for _, t := range ts {
+		e.settleOne(err, t, false)
 	}
-	for i, t := range ts {
-		stopped := t.stopWatch()
-		t.guards().abandon(0)
-		if e.obs != nil {
-			e.obs.jobDone(JobInfo{Wait: time.Duration(now - t.Enq), Err: err})
-		}
-		d := t.outcome(*new(T), err, outcomeCanceled)
-		d.deliver()
-		if stopped {
-			ts[reusable], ts[i] = t, ts[reusable]
-			reusable++
-		}
+}
+
+// settleOne is settle for one job; inWatcher says it runs in the job's
+// own ctx watcher, which Close need not wait for besides.
+func (e *engine[T]) settleOne(err error, t *task[T], inWatcher bool) {
+	stopped := inWatcher || t.stopWatch()
+	t.guards().abandon(0)
+	if e.obs != nil {
+		e.obs.jobDone(JobInfo{Wait: time.Duration(e.q.stamp() - t.Enq), Err: err})
+	}
+	d := t.outcome(*new(T), err, outcomeCanceled)
+	d.deliver()
+	switch {
+	case inWatcher: // the watcher holds t: never recycled
+	case stopped:
+		e.q.recycle(t)
+	default:
+		e.awaitWatcher(t)
 	}
 	e.mu.Lock()
-	for _, t := range ts[reusable:] {
-		e.awaitWatcherLocked(t)
-	}
-	for _, t := range ts[:reusable] {
-		e.recycleLocked(t)
-	}
-	e.settledLocked(len(ts))
+	e.settledLocked(1)
 	e.mu.Unlock()
+}
+
+// awaitWatcher is for a task whose ctx watcher could not be stopped because
+// it fired: until the callback has run, Close does not count the pool as
+// done, so no goroutine of the pool outlives Close. Such a task is never
+// recycled (the callback still holds it).
+func (e *engine[T]) awaitWatcher(t *task[T]) {
+	if t.x.waited.CompareAndSwap(watcherRunning, watcherAwaited) {
+		e.mu.Lock()
+		e.settling++
+		e.mu.Unlock()
+	}
+}
+
+// watcherDone is the end of a ctx watcher's callback that found its task
+// taken: if Close has been waiting for it, it waits no more.
+func (e *engine[T]) watcherDone(t *task[T]) {
+	if !t.x.waited.CompareAndSwap(watcherRunning, watcherDone) {
+		// Awaited: awaitWatcher counted it in settling.
+		e.mu.Lock()
+		e.settledLocked(1)
+		e.mu.Unlock()
+	}
 }
 
 // The engine's side of its lifecycle (see owner).
 
 func (e *engine[T]) closingLocked() {
 	for w := e.idle.PopFront(); w != nil; w = e.idle.PopFront() {
+		e.idleN.Add(-1)
 		e.claims++ // woken to retire
 		w.wake <- struct{}{}
 	}
 }
 
-func (e *engine[T]) idleLocked() bool { return e.q.len() == 0 && e.busy == 0 }
+func (e *engine[T]) idleLocked() bool { return e.inflight.Load() == 0 }
 
-func (e *engine[T]) doneLocked() bool { return e.workers == 0 && e.q.len() == 0 && !e.notifying }
+func (e *engine[T]) doneLocked() bool {
+	return e.workers == 0 && e.inflight.Load() == 0 && !e.notifying
+}
 
 func (e *engine[T]) giveUpLocked() func() {
-	var dropped []*task[T]
-	for t := e.q.pop(); t != nil; t = e.q.pop() {
-		e.leaveLocked(t)
-		dropped = append(dropped, t)
-	}
+	e.gaveUp.Store(true) // a job queued from now on is dropped as a worker takes it
+	queued := e.q.popAll()
 	e.stopCancel()
 	for _, w := range e.all {
 		w.cancelJob()
 	}
-	return func() { e.settle(ErrClosed, dropped...) }
+	return func() { e.drop(queued...) }
+}
+
+// drop ends jobs taken out of the queue after Close gave up: they resolve
+// with ErrClosed, never having run.
+func (e *engine[T]) drop(ts ...*task[T]) {
+	for _, t := range ts {
+		if e.claimLeave(t) {
+			e.leave(t)
+			e.settleOne(ErrClosed, t, false)
+		}
+	}
 }
 
 func (e *engine[T]) endLocked() {
-	e.free = list.List[task[T]]{}
+	e.q.end()
 	e.stopCancel()
 }
 
@@ -400,8 +518,45 @@ func (e *engine[T]) close(ctx context.Context) error {
 // stats implements Pool.Stats for every pool.
 func (e *engine[T]) stats() Stats {
 	e.mu.Lock()
-	defer e.mu.Unlock()
-	s := e.statsLocked()
-	s.Workers, s.Busy, s.Queued = e.workers, e.busy, e.q.len()
+	workers := e.workers
+	s := e.countersLocked()
+	e.mu.Unlock()
+	// Busy is what is accepted and not finished, less what is queued: a
+	// gauge, as a Submit on its way counts for a moment too.
+	queued := e.q.len()
+	s.Workers, s.Queued = workers, queued
+	s.Busy = min(max(int(e.inflight.Load())-queued, 0), workers)
 	return s
+}
+
+// countersLocked returns the pool's counters with those of its live
+// workers. Requires mu held.
+func (e *engine[T]) countersLocked() Stats {
+	s := e.counters()
+	for _, w := range e.all {
+		c := &w.counts
+		s.Completed += c.completed.Load()
+		s.Failed += c.failed.Load()
+		s.Canceled += c.canceled.Load()
+		s.Refused += c.refused.Load()
+	}
+	return s
+}
+
+// queueFull is the refusal of a full queue with ahead blocked Submits in
+// line before the caller. Requires mu held.
+func (e *engine[T]) queueFullLocked(ahead int) error {
+	s := e.countersLocked()
+	return e.drain.queueFull(ahead, s.Completed+s.Canceled)
+}
+
+// satAdd returns a+b for a, b >= 0, or math.MaxInt if that overflows:
+// math.MaxInt means "no bound", and a sum of sizes that would overflow
+// stays at the bound instead of wrapping to a negative number that
+// refuses everything.
+func satAdd(a, b int) int {
+	if a > math.MaxInt-b {
+		return math.MaxInt
+	}
+	return a + b
 }

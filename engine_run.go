@@ -15,9 +15,7 @@ func (e *engine[T]) run(w *worker, t *task[T]) (v T, kind outcome, elapsed time.
 	watched := t.watched()
 	if watched {
 		if reusable = t.x.stop(); !reusable {
-			e.mu.Lock()
-			e.awaitWatcherLocked(t)
-			e.mu.Unlock()
+			e.awaitWatcher(t)
 		}
 		if err := t.ctx.Err(); err != nil {
 			t.guards().abandon(0)
@@ -60,23 +58,29 @@ func (e *engine[T]) neverRan(t *task[T], err error) (outcome, error) {
 // runtime.Goexit: the job resolves as a panic, the worker is replaced.
 func (e *engine[T]) goexit(w *worker, t *task[T]) {
 	w.release()
-	e.mu.Lock()
-	var done delivery[T]
 	if t != nil {
-		e.busy--
-		e.countLocked(outcomeFailed, 1)
-		done = t.outcome(*new(T), goexitError(), outcomeFailed) // t is not recycled
-		e.settling++                                            // Close waits for the delivery below
+		if e.ctl != nil {
+			e.busy.Add(-1)
+		}
+		w.counts.count(outcomeFailed)
+		if e.obs != nil {
+			e.obs.jobDone(JobInfo{Ran: true, Err: goexitError()})
+		}
+		done := t.outcome(*new(T), goexitError(), outcomeFailed) // t is not recycled
+		done.deliver()
 	}
+	e.mu.Lock()
 	e.retireLocked(w)
 	if e.state == stateOpen && e.workers < e.min {
 		e.startWorkerLocked() // the pool keeps its minimum
 	}
 	e.mu.Unlock()
 	if t != nil {
-		done.deliver()
+		e.inflight.Add(-1)
+		e.freed()
 		e.mu.Lock()
-		e.settledLocked(1)
+		e.dispatchLocked() // its queued jobs may have lost their worker
+		e.checkDoneLocked()
 		e.mu.Unlock()
 	}
 	e.notifyScale()

@@ -15,92 +15,100 @@ func (e *engine[T]) work(w *worker) {
 		}
 	}()
 	e.notifyScale() // this worker's start
-	scaled := false // this worker moved the limit and has not reported it
-	// done is the finished job whose outcome is still to deliver: counted
-	// already, it is delivered as soon as mu is released (or before the
-	// worker parks or retires), so that touching the Future, which the
-	// submitter's processor wrote last, stays out of the critical section.
-	// An outcome that may run user code (a Retry's policy) is delivered at
-	// once, with mu released.
-	var done delivery[T]
 	e.mu.Lock()
 	e.claims--
+	e.mu.Unlock()
+	var done *task[T] // the last job's record, to recycle at the next take
 	for {
-		var t *task[T]
-		if e.workers <= e.limit {
-			t = e.q.pop()
-		}
-		if t == nil {
-			done.deliver() // with mu held: before parking or retiring
-		}
-		if e.workers > e.limit {
-			break // the limit dropped: retire
-		}
-		if t != nil {
-			t.dequeued()
-			e.busy++
-			e.grantLocked()
-			e.mu.Unlock()
-			done.deliver()
-			if scaled {
-				scaled = false
-				e.notifyScale()
-			}
-			current = t
-			var takenAt int64
-			if e.obs != nil {
-				takenAt = e.q.stamp()
-			}
-			v, kind, elapsed, err, reusable := e.run(w, t)
-			current = nil
-			counts, overload := false, false
-			if e.ctl != nil && kind.ran() {
-				counts, overload, err = e.judge(err)
-				if err != nil && kind == outcomeOK {
-					kind = outcomeFailed // the judge panicked
-				}
-			}
-			if e.obs != nil {
-				e.obs.jobDone(JobInfo{Wait: time.Duration(takenAt - t.Enq), Run: elapsed, Ran: kind.ran(), Err: err})
-			}
-			e.mu.Lock()
-			busy := e.busy
-			e.busy--
-			e.countLocked(kind, 1)
-			done = t.outcome(v, err, kind)
-			if reusable {
-				e.recycleLocked(t)
-			}
-			if done.userCode() {
-				e.settling++ // Close waits for the delivery
-				e.mu.Unlock()
-				done.deliver()
-				e.mu.Lock()
-				e.settling--
-			}
-			if counts {
-				scaled = e.setLimitLocked(e.ctl.observe(elapsed, overload, e.limit, busy)) || scaled
-			}
-			continue
-		}
-		if scaled {
-			scaled = false
-			e.mu.Unlock()
-			e.notifyScale()
-			e.mu.Lock()
-			continue
-		}
-		if e.state != stateOpen {
+		if e.nworkers.Load() > e.nlimit.Load() && e.retireOverLimit(w) {
 			break
 		}
-		if !e.park(w) {
-			break // idle too long: retire
+		t := e.q.take(done)
+		done = nil
+		if t == nil {
+			if e.park(w) {
+				continue
+			}
+			break // retired
 		}
+		if e.gaveUp.Load() { // queued after Close gave up: it will not run
+			e.drop(t)
+			continue
+		}
+		if t.watched() && !t.x.state.CompareAndSwap(taskQueued, taskTaken) {
+			continue // its ctx watcher, or Close, took it out first and owns it
+		}
+		current = t
+		if e.runOne(w, t) {
+			done = t
+		}
+		current = nil
 	}
-	e.retireLocked(w)
-	e.mu.Unlock()
+	if done != nil {
+		e.q.recycle(done)
+	}
 	exited = true
 	e.notifyScale() // this worker's exit
+}
+
+// runOne runs t, counts it, frees its place and delivers its outcome. It
+// reports whether t may be recycled.
+func (e *engine[T]) runOne(w *worker, t *task[T]) (reusable bool) {
+	if e.ctl != nil {
+		e.busy.Add(1)
+	}
+	var takenAt int64
+	if e.obs != nil {
+		takenAt = e.q.stamp()
+	}
+	v, kind, elapsed, err, reusable := e.run(w, t)
+	counts, overload := false, false
+	if e.ctl != nil && kind.ran() {
+		counts, overload, err = e.judge(err)
+		if err != nil && kind == outcomeOK {
+			kind = outcomeFailed // the judge panicked
+		}
+	}
+	if e.obs != nil {
+		e.obs.jobDone(JobInfo{Wait: time.Duration(takenAt - t.Enq), Run: elapsed, Ran: kind.ran(), Err: err})
+	}
+	var busy int64
+	if e.ctl != nil {
+		busy = e.busy.Add(-1) + 1
+	}
+	e.drain.add(w.counts.count(kind), 1) // this worker's jobs mark the pool's drain
+
+	var d delivery[T]
+	if t.fut != nil || t.x != nil {
+		d = t.outcome(v, err, kind)
+	}
+	if counts {
+		e.mu.Lock()
+		scaled := e.setLimitLocked(e.ctl.observe(elapsed, overload, e.limit, int(busy)))
+		e.mu.Unlock()
+		if scaled {
+			e.notifyScale()
+		}
+	}
+	// Its place is free before its outcome is out, so a caller who sees the
+	// outcome and submits again finds the room; counted first, so Stats
+	// read after a Wait include the job.
+	e.inflight.Add(-1)
+	e.freed()
+	d.deliver()
+	return reusable
+}
+
+// retireOverLimit retires w if the pool has more workers than its limit
+// (it fell), and reports whether it did. Called with mu released.
+func (e *engine[T]) retireOverLimit(w *worker) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.workers <= e.limit {
+		return false
+	}
+	e.retireLocked(w)
+	return true
 }
 
 // judge asks the controller, with mu released, what a job's error says
@@ -115,21 +123,24 @@ func (e *engine[T]) judge(err error) (counts, overload bool, out error) {
 
 // setLimitLocked moves the limit to n, clamped to [max(min, 1), max], and
 // reports whether it changed. A higher limit starts workers for queued jobs
-// at once; under a lower one, idle workers above it are woken to retire and
-// busy ones retire as they finish. Requires mu held.
+// at once, and is room for blocked Submits; under a lower one, idle workers
+// above it are woken to retire and busy ones retire as they finish.
+// Requires mu held.
 func (e *engine[T]) setLimitLocked(n int) bool {
 	n = min(max(n, e.min, 1), e.max)
 	if n == e.limit {
 		return false
 	}
 	e.limit = n
+	e.setBound()
 	e.scaleGen++
 	for surplus := e.workers - n; surplus > 0 && e.idle.Len() > 0; surplus-- {
+		e.idleN.Add(-1)
 		e.claims++ // claimed like a dispatch; the worker retires at once
 		e.idle.PopFront().wake <- struct{}{}
 	}
 	e.dispatchLocked()
-	e.grantLocked() // a higher limit is room for blocked Submits
+	e.grantLocked()
 	return true
 }
 
@@ -165,23 +176,32 @@ func (e *engine[T]) report(workers, limit int) {
 	e.onScale(workers, limit)
 }
 
-// park waits for a wake-up, and reports false if the worker should retire
-// instead. Called and returns with mu held.
+// park waits, the queue being empty, for a wake-up, and reports false if
+// the worker retired instead: the pool is closing, over its limit, or the
+// worker was idle for the idle timeout. Called with mu released.
 //
 // A parked worker waits on its wake channel alone, so a wake-up costs what
 // it costs in a pool without an idle timeout. The idle timeout is a
-// time.AfterFunc per worker, armed when the worker parks while it may retire
-// (workers > min) and left running across wake-ups; when it fires,
+// time.AfterFunc per worker, armed when the worker parks while it may
+// retire (workers > min) and left running across wake-ups; when it fires,
 // idleExpired wakes the worker if it has been idle long enough (and
-// otherwise re-arms for the rest), and the worker decides here, in the same
-// critical section as its retirement, whether the pool can spare it. A
-// worker that cannot retire keeps no timer, so an idle pool at its minimum
-// never wakes.
+// otherwise re-arms for the rest), and the worker decides here, in the
+// same critical section as its retirement, whether the pool can spare it.
+// A worker that cannot retire keeps no timer, so an idle pool at its
+// minimum never wakes.
+//
+// The worker marks itself idle (idleN) before it looks at the queue once
+// more, and a Submit queues its job before it looks for idle workers: of
+// the two, one sees the other, so no job waits while a worker sleeps.
 func (e *engine[T]) park(w *worker) bool {
+	e.mu.Lock()
+	if e.workers > e.limit || e.state != stateOpen {
+		e.retireLocked(w)
+		e.mu.Unlock()
+		return false
+	}
 	e.idle.PushFront(w)
-	// An idle worker is room (see hasRoomLocked): a blocked Submit gets it
-	// now, and dispatch may hand this worker its job at once.
-	e.grantLocked()
+	e.idleN.Add(1)
 	if e.idleTimeout > 0 && e.workers > e.min {
 		w.idleAt = time.Now()
 		if !w.armed {
@@ -194,8 +214,21 @@ func (e *engine[T]) park(w *worker) bool {
 		}
 	}
 	e.mu.Unlock()
+	if e.q.len() > 0 { // a job came as this worker went idle
+		e.mu.Lock()
+		back := e.idle.Remove(w)
+		if back {
+			e.idleN.Add(-1)
+		}
+		e.mu.Unlock()
+		if back {
+			return true
+		}
+		// A dispatch claimed this worker meanwhile: take its wake-up.
+	}
 	<-w.wake
 	e.mu.Lock()
+	defer e.mu.Unlock()
 	if !w.expired {
 		e.claims--
 		return true
@@ -203,7 +236,11 @@ func (e *engine[T]) park(w *worker) bool {
 	// Woken by idleExpired, unclaimed: retire if the pool can spare it,
 	// else go on as if woken (take a job queued meanwhile, or park again).
 	w.expired = false
-	return e.workers <= e.min
+	if e.workers > e.min {
+		e.retireLocked(w)
+		return false
+	}
+	return true
 }
 
 // idleExpired runs when w's idle timer fires. If w is still idle, has been
@@ -227,14 +264,22 @@ func (e *engine[T]) idleExpired(w *worker) {
 		return
 	}
 	e.idle.Remove(w)
+	e.idleN.Add(-1)
 	w.expired = true
 	w.wake <- struct{}{}
 }
 
-// retireLocked removes w from the pool. Requires mu held.
+// retireLocked removes w from the pool, its counts going to the pool's.
+// Requires mu held.
 func (e *engine[T]) retireLocked(w *worker) {
+	c := &w.counts
+	e.completed.Add(c.completed.Load())
+	e.failed.Add(c.failed.Load())
+	e.canceled.Add(c.canceled.Load())
+	e.refused.Add(c.refused.Load())
 	e.all.remove(w)
 	e.workers--
+	e.nworkers.Add(-1)
 	e.scaleGen++
 	if w.timer != nil && !w.timer.Stop() && w.armed {
 		// The timer fired and its callback waits for mu: Close must wait
@@ -243,6 +288,5 @@ func (e *engine[T]) retireLocked(w *worker) {
 		e.settling++
 	}
 	e.dispatchLocked() // a queued job may need this worker's replacement
-	e.grantLocked()
 	e.checkDoneLocked()
 }

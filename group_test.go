@@ -54,13 +54,15 @@ func TestGroupCancelOnErrorCancelsTheRest(t *testing.T) {
 		g := crew.NewGroup(context.Background(), p, crew.WithCancelOnError())
 		boom := errors.New("boom")
 		var ran atomic.Int32
-		require.NoError(t, g.Submit(func(context.Context) (int, error) { ran.Add(1); return 0, boom }))
+		go1 := make(chan struct{})
+		require.NoError(t, g.Submit(func(context.Context) (int, error) { <-go1; ran.Add(1); return 0, boom }))
 		for range 5 {
 			require.NoError(t, g.Submit(func(ctx context.Context) (int, error) {
 				ran.Add(1)
 				return 1, nil
 			}))
 		}
+		close(go1) // every job is queued behind the first
 		results, err := g.Wait(context.Background())
 		assert.ErrorIs(t, err, boom, "the error that cancelled the rest, not their ctx error")
 		assert.EqualValues(t, 1, ran.Load(), "the queued jobs left without running")

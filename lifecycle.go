@@ -15,16 +15,16 @@ import (
 // and holds mu for all of it. E is what a blocked Submit brings: the
 // engine's task, or the Batcher's item.
 //
-// Ownership: mu guards every field but closed, which is also readable
-// without it. Nothing here runs user code.
+// Ownership: mu guards the state, the line and settling; closed mirrors
+// the state for readers without mu; the counters are atomic, so the
+// engine's workers count without mu. Nothing here runs user code.
 type lifecycle[E any] struct {
 	mu  sync.Mutex
 	own owner[E]
 
-	state    int         // stateOpen, stateClosing (draining), stateDone
-	closed   atomic.Bool // state != stateOpen, for a Chain's check before its guards
-	hardStop bool        // Close gave up
-	closeErr error       // what Close returns, once the pool is done
+	state    int   // stateOpen, stateClosing (draining), stateDone
+	hardStop bool  // Close gave up
+	closeErr error // what Close returns, once the pool is done
 	drained  chan struct{}
 
 	waiters  list.List[waiter[E]] // Submits blocked for room, first come first served
@@ -34,8 +34,20 @@ type lifecycle[E any] struct {
 	// that fired and wait for mu.
 	settling int
 
-	submitted, rejected, completed, failed, canceled, refused uint64
-	drain                                                     drainMeter // for a full queue's RetryAfter
+	// Read on every Submit or job and written rarely: on a cache line of
+	// their own.
+	_        [64]byte
+	closed   atomic.Bool  // state != stateOpen, for readers without mu
+	nwaiting atomic.Int32 // waiters.Len(), for readers without mu
+	// The counters. Submitters write the first two and workers the rest,
+	// so they sit on cache lines of their own: a submitter's add does not
+	// take the line a worker is writing.
+	_                                    [56]byte
+	submitted, rejected                  atomic.Uint64
+	_                                    [48]byte
+	completed, failed, canceled, refused atomic.Uint64
+	_                                    [32]byte
+	drain                                drainMeter // for a full queue's RetryAfter
 }
 
 const (
@@ -47,8 +59,9 @@ const (
 // owner is what a lifecycle's owner plugs in. Every method requires mu
 // held and runs no user code.
 type owner[E any] interface {
-	// hasRoomLocked reports whether one more element may be queued.
-	hasRoomLocked() bool
+	// reserveLocked takes room for one more element, and reports false if
+	// there is none.
+	reserveLocked() bool
 	// acceptLocked queues e, the element of a blocked Submit let in.
 	acceptLocked(ctx context.Context, e E)
 	// closingLocked is told that Close began (intake has stopped).
@@ -93,7 +106,7 @@ func (l *lifecycle[E]) admitLocked(ctx context.Context) error {
 
 // rejectUnlock counts a refused Submit and releases mu.
 func (l *lifecycle[E]) rejectUnlock(err error) error {
-	l.rejected++
+	l.rejected.Add(1)
 	l.mu.Unlock()
 	return err
 }
@@ -109,6 +122,11 @@ func (l *lifecycle[E]) waitForRoom(ctx context.Context, e E, abort <-chan struct
 	}
 	w.ctx, w.elem = ctx, e
 	l.waiters.PushBack(w)
+	l.nwaiting.Add(1)
+	// Room may have come since the caller looked, from an owner that frees
+	// it without mu and then looks for waiters (nwaiting): one of the two
+	// sees the other.
+	l.grantLocked()
 	l.mu.Unlock()
 	var err error
 	select {
@@ -130,7 +148,8 @@ func (l *lifecycle[E]) waitForRoom(ctx context.Context, e E, abort <-chan struct
 func (l *lifecycle[E]) leaveLine(w *waiter[E], err error) error {
 	l.mu.Lock()
 	if l.waiters.Remove(w) {
-		l.rejected++
+		l.nwaiting.Add(-1)
+		l.rejected.Add(1)
 		l.mu.Unlock()
 		return err
 	}
@@ -148,13 +167,20 @@ func (l *lifecycle[E]) answerLocked(w *waiter[E], err error) {
 // and reports whether it let any in. Requires mu held.
 func (l *lifecycle[E]) grantLocked() bool {
 	granted := false
-	for l.waiters.Len() > 0 && l.own.hasRoomLocked() {
-		w := l.waiters.PopFront()
+	for l.waiters.Len() > 0 {
+		w := l.waiters.Front()
 		if err := l.admitLocked(w.ctx); err != nil {
-			l.rejected++
+			l.waiters.PopFront()
+			l.nwaiting.Add(-1)
+			l.rejected.Add(1)
 			l.answerLocked(w, err)
 			continue
 		}
+		if !l.own.reserveLocked() {
+			break
+		}
+		l.waiters.PopFront()
+		l.nwaiting.Add(-1)
 		l.own.acceptLocked(w.ctx, w.elem)
 		l.answerLocked(w, nil)
 		granted = true
@@ -171,7 +197,8 @@ func (l *lifecycle[E]) close(ctx context.Context, fromInside bool) error {
 		l.state = stateClosing
 		l.closed.Store(true)
 		for w := l.waiters.PopFront(); w != nil; w = l.waiters.PopFront() {
-			l.rejected++
+			l.nwaiting.Add(-1)
+			l.rejected.Add(1)
 			l.answerLocked(w, ErrClosed)
 		}
 		l.own.closingLocked()
@@ -225,35 +252,42 @@ func (l *lifecycle[E]) settledLocked(n int) {
 	l.checkDoneLocked()
 }
 
-// countLocked counts a job (or item) that left: ran (its outcome ok or
-// failed), or never ran (canceled, and of those refused by a guard).
-// Requires mu held.
-func (l *lifecycle[E]) countLocked(k outcome, n uint64) {
+// count counts n jobs (or items) that left: ran (their outcome ok or
+// failed), or never ran (canceled, and of those refused by a guard). It
+// takes no lock.
+func (l *lifecycle[E]) count(k outcome, n uint64) {
+	var total uint64
 	switch k {
 	case outcomeOK:
-		l.completed += n
+		total = l.completed.Add(n)
 	case outcomeFailed:
-		l.completed += n
-		l.failed += n
+		total = l.completed.Add(n)
+		l.failed.Add(n)
 	case outcomeRefused:
-		l.canceled += n
-		l.refused += n
+		total = l.canceled.Add(n)
+		l.refused.Add(n)
 	default:
-		l.canceled += n
+		total = l.canceled.Add(n)
 	}
-	l.drain.add(n)
+	l.drain.add(total, n)
 }
 
-// statsLocked returns the counters; the caller fills in the gauges.
-// Requires mu held.
-func (l *lifecycle[E]) statsLocked() Stats {
+// queueFull is the refusal of a full queue with ahead blocked Submits in
+// line before the caller, with a RetryAfter from the drain rate.
+func (l *lifecycle[E]) queueFull(ahead int) error {
+	return l.drain.queueFull(ahead, l.completed.Load()+l.canceled.Load())
+}
+
+// counters returns the counters; the caller fills in the gauges. A job
+// counted by a worker at the same moment may show up in the next reading.
+func (l *lifecycle[E]) counters() Stats {
 	return Stats{
-		Submitted: l.submitted,
-		Rejected:  l.rejected,
-		Completed: l.completed,
-		Failed:    l.failed,
-		Canceled:  l.canceled,
-		Refused:   l.refused,
+		Submitted: l.submitted.Load(),
+		Rejected:  l.rejected.Load(),
+		Completed: l.completed.Load(),
+		Failed:    l.failed.Load(),
+		Canceled:  l.canceled.Load(),
+		Refused:   l.refused.Load(),
 	}
 }
 

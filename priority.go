@@ -31,7 +31,7 @@ const DefaultAgingStep = 100 * time.Millisecond
 // the same WithPriority ctx (see the package doc's Costs).
 type PriorityPool[T any] struct {
 	e *engine[T]
-	q *queue.Priority[task[T]] // guarded by e.mu
+	q *queue.Priority[task[T]] // guarded by e.q.mu
 }
 
 // NewPriorityPool returns a pool of at most workers goroutines running the
@@ -48,7 +48,7 @@ func NewPriorityPool[T any](workers int, opts ...Option) *PriorityPool[T] {
 	}
 	c := newConfig("NewPriorityPool", forPriority, opts)
 	q := priorityQueueFor[T](&c)
-	return &PriorityPool[T]{e: newEngine[T](prioQueue[T]{q}, &c, workerPolicy{max: workers}), q: q}
+	return &PriorityPool[T]{e: newEngine[T](prio[T]{q}, &c, workerPolicy{max: workers}), q: q}
 }
 
 // WithPriority returns a copy of ctx that carries priority: a job submitted
@@ -157,8 +157,8 @@ type PriorityStats struct {
 // O(L) time, L being the number of levels with jobs queued, and allocates
 // the Levels map; Submit and the workers pay nothing for it.
 func (p *PriorityPool[T]) QueueStats() PriorityStats {
-	p.e.mu.Lock()
-	defer p.e.mu.Unlock()
+	p.e.q.mu.Lock()
+	defer p.e.q.mu.Unlock()
 	s := PriorityStats{Queued: p.q.Len(), Levels: make(map[int]int)}
 	p.q.Levels(func(prio, n int) { s.Levels[prio] = n })
 	s.OldestPriority, s.OldestWait, _ = p.q.Oldest()

@@ -58,11 +58,11 @@ func BenchmarkPrioritySubmit(b *testing.B) {
 func BenchmarkPriorityQueue(b *testing.B) {
 	queues := []struct {
 		name string
-		new  func() taskQueue[int]
+		new  func() discipline[int]
 	}{
-		{"fifo", func() taskQueue[int] { return &fifoQueue[int]{} }},
-		{"priority", func() taskQueue[int] { return prioQueue[int]{queue.NewPriority[task[int]](time.Millisecond, false)} }},
-		{"priority/evict", func() taskQueue[int] { return prioQueue[int]{queue.NewPriority[task[int]](time.Millisecond, true)} }},
+		{"fifo", func() discipline[int] { return &fifo[int]{} }},
+		{"priority", func() discipline[int] { return prio[int]{queue.NewPriority[task[int]](time.Millisecond, false)} }},
+		{"priority/evict", func() discipline[int] { return prio[int]{queue.NewPriority[task[int]](time.Millisecond, true)} }},
 	}
 	for _, qc := range queues {
 		for _, n := range []int{1e3, 1e5, 1e6} {
@@ -80,7 +80,7 @@ func BenchmarkPriorityQueue(b *testing.B) {
 	})
 }
 
-func benchQueue(b *testing.B, q taskQueue[int], n int) {
+func benchQueue(b *testing.B, q discipline[int], n int) {
 	fs := make([]*task[int], n)
 	for i := range fs {
 		fs[i] = &task[int]{ctx: WithPriority(context.Background(), i%8)}

@@ -2,6 +2,7 @@ package crew
 
 import (
 	"context"
+	"sync/atomic"
 
 	"github.com/crew-go/crew/internal/queue"
 )
@@ -28,20 +29,39 @@ type task[T any] struct {
 	x   *taskExtra[T]   // nil until needed; kept across recycling
 }
 
-// taskExtra is the part of a task that only some jobs need. stop, queued,
-// fired and awaited are guarded by the engine's mu; the rest is written by
-// Submit before the job is queued and read by the job's worker, or by
-// whoever delivers its outcome.
+// taskExtra is the part of a task that only some jobs need. It is written
+// by Submit before the job is queued and read by the job's worker, or by
+// whoever delivers its outcome; state and waited are atomics, which those
+// who race for the job (its worker, its ctx watcher, Close) settle with.
 type taskExtra[T any] struct {
 	stop    func() bool   // stops the ctx watcher; nil when ctx cannot end
 	adm     admission     // the Chain's guards and their Admit tickets; no guards if none
 	retry   *retryPool[T] // the Retry the job is an attempt of; nil if none
 	attempt int           // under Retry, which attempt this is, from 1
 
-	queued  bool // in the queue now; kept only for a watched job
-	fired   bool // the ctx watcher has run (dropCanceled took mu)
-	awaited bool // counted in settling until the fired watcher has run
+	// state is a watched job's place: queued, then taken by a worker or
+	// gone (its ctx watcher, an eviction or Close took it out); whoever
+	// moves it from queued owns the job.
+	state atomic.Uint32
+	// waited tells a fired ctx watcher and whoever waits for it apart:
+	// running, then done (the callback finished first) or awaited (Close
+	// counts it in settling until the callback finishes).
+	waited atomic.Uint32
 }
+
+// Watched job states (taskExtra.state).
+const (
+	taskQueued uint32 = iota + 1
+	taskTaken
+	taskGone
+)
+
+// Fired watcher states (taskExtra.waited).
+const (
+	watcherRunning uint32 = iota
+	watcherDone
+	watcherAwaited
+)
 
 // extra returns t's taskExtra, making it if t has none yet.
 func (t *task[T]) extra() *taskExtra[T] {
@@ -59,13 +79,6 @@ func (t *task[T]) stopWatch() bool {
 
 // watched reports whether t has a ctx watcher.
 func (t *task[T]) watched() bool { return t.x != nil && t.x.stop != nil }
-
-// dequeued notes that t left the queue. Requires mu held.
-func (t *task[T]) dequeued() {
-	if t.x != nil {
-		t.x.queued = false
-	}
-}
 
 // guards returns t's admission, or nil if no guard admitted it.
 func (t *task[T]) guards() *admission {
@@ -104,7 +117,8 @@ type delivery[T any] struct {
 }
 
 // deliver resolves d's Future, or hands d to its Retry, and clears d. It
-// may run user code when userCode says so; callers then hold no lock.
+// may run user code (a failed attempt goes to its Retry's policy), so
+// callers hold no lock.
 func (d *delivery[T]) deliver() {
 	switch {
 	case d.fut == nil:
@@ -117,43 +131,3 @@ func (d *delivery[T]) deliver() {
 	*d = delivery[T]{}
 }
 
-// userCode reports whether delivering d may call user code, which must not
-// run under a lock: a failed attempt goes to its Retry's policy.
-func (d *delivery[T]) userCode() bool { return d.retry != nil && d.err != nil }
-
-// taskLocked returns a blank task, from the free list if it has one.
-// Requires mu held.
-func (e *engine[T]) taskLocked() *task[T] {
-	if t := e.free.PopFront(); t != nil {
-		return t
-	}
-	return new(task[T])
-}
-
-// recycleLocked puts t on the free list. The caller must be t's last user:
-// t is out of the queue, its Future is resolved or was never handed out,
-// and its ctx watcher is stopped (stop returned true) or never existed, so
-// no dropCanceled can come for it. Requires mu held.
-func (e *engine[T]) recycleLocked(t *task[T]) {
-	x := t.x
-	*t = task[T]{}
-	if e.free.Len() >= e.maxFree() || e.state == stateDone {
-		return
-	}
-	if x != nil {
-		tickets := x.adm.tickets[:0]
-		*x = taskExtra[T]{}
-		x.adm.tickets = tickets
-		t.x = x
-	}
-	e.free.PushFront(t)
-}
-
-// maxFreeTasks caps the free list whatever the queue size, so that a pool
-// with a huge queue does not keep a huge free list after a burst.
-const maxFreeTasks = 1 << 14
-
-// maxFree is how many tasks the free list keeps: as many as can be queued
-// and running at once, so a saturated pool allocates only Futures, up to
-// maxFreeTasks.
-func (e *engine[T]) maxFree() int { return min(satAdd(e.cap, e.max), maxFreeTasks) }

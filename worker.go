@@ -3,6 +3,7 @@ package crew
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/crew-go/crew/internal/list"
@@ -21,6 +22,7 @@ type worker struct {
 	retired bool          // gone while its fired timer's callback still waits for mu
 	idleAt  time.Time     // when the worker last parked, with an idle timeout
 	index   int           // its place in the engine's list of all workers
+	counts  workerCounts  // the jobs it ran, or dropped as it took them
 
 	mu     sync.Mutex
 	cancel context.CancelFunc // cancels the running job's ctx; nil when none
@@ -64,6 +66,31 @@ func (w *worker) release() {
 	if c != nil {
 		c()
 	}
+}
+
+// workerCounts are a worker's own counters of the jobs it finished: each
+// worker writes only its own, on a cache line of its own, so that workers
+// do not contend on shared counters; Stats adds them up, and a retiring
+// worker adds its own to the pool's.
+type workerCounts struct {
+	_                                    [64]byte
+	completed, failed, canceled, refused atomic.Uint64
+	_                                    [32]byte
+}
+
+// count counts one job that left with outcome k, and returns the number
+// of jobs this worker counted so far.
+func (c *workerCounts) count(k outcome) uint64 {
+	switch k {
+	case outcomeOK:
+		return c.completed.Add(1)
+	case outcomeFailed:
+		c.failed.Add(1)
+		return c.completed.Add(1)
+	case outcomeRefused:
+		c.refused.Add(1)
+	}
+	return c.canceled.Add(1)
 }
 
 // workerSet is every live worker, for cancelling running jobs when Close

@@ -41,7 +41,7 @@ var libs = []lib{
 	{"channel", newChannel},
 }
 
-// crew: NewPool[struct{}], the Future ignored.
+// crew: NewPool[struct{}], fire and forget with Go (no Future).
 type crewRunner struct {
 	p   *crew.WorkerPool[struct{}]
 	job crew.Job[struct{}]
@@ -55,8 +55,7 @@ func newCrew(workers int, task func()) runner {
 }
 
 func (r *crewRunner) Submit() error {
-	_, err := r.p.Submit(context.Background(), r.job)
-	return err
+	return r.p.Go(context.Background(), r.job)
 }
 
 func (r *crewRunner) Close() error { return r.p.Close(context.Background()) }

@@ -160,8 +160,16 @@ func (q *Priority[E]) Pop() *E {
 	return e
 }
 
-// Remove takes out e, a queued element pushed with priority prio.
-func (q *Priority[E]) Remove(e *E, prio int) { q.unlink(q.levels[prio], e) }
+// Remove takes out e, if it is queued with priority prio, and reports
+// whether it was. e must be in this queue or in no list.
+func (q *Priority[E]) Remove(e *E, prio int) bool {
+	l := q.levels[prio]
+	if l == nil || !l.items.Contains(e) {
+		return false
+	}
+	q.unlink(l, e)
+	return true
+}
 
 // Len returns the number of queued elements.
 func (q *Priority[E]) Len() int { return q.n }

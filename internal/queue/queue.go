@@ -37,8 +37,9 @@ func (q *FIFO[E]) Push(e *E, _ int) { q.l.PushBack(e) }
 // Pop removes and returns the oldest element, nil when empty.
 func (q *FIFO[E]) Pop() *E { return q.l.PopFront() }
 
-// Remove takes out e, a queued element; prio is ignored.
-func (q *FIFO[E]) Remove(e *E, _ int) { q.l.Remove(e) }
+// Remove takes out e and reports whether it was queued; prio is ignored.
+// e must be in this queue or in no list.
+func (q *FIFO[E]) Remove(e *E, _ int) bool { return q.l.Remove(e) }
 
 // Len returns the number of queued elements.
 func (q *FIFO[E]) Len() int { return q.l.Len() }
