@@ -183,10 +183,10 @@ func (f *fifo[T]) stamp() int64 {
 	}
 	return f.clock()
 }
-func (f *fifo[T]) push(t *task[T])             { f.q.Push(t, 0) }
-func (f *fifo[T]) pop() *task[T]               { return f.q.Pop() }
-func (f *fifo[T]) remove(t *task[T]) bool      { return f.q.Remove(t, 0) }
-func (f *fifo[T]) len() int                    { return f.q.Len() }
+func (f *fifo[T]) push(t *task[T])            { f.q.Push(t, 0) }
+func (f *fifo[T]) pop() *task[T]              { return f.q.Pop() }
+func (f *fifo[T]) remove(t *task[T]) bool     { return f.q.Remove(t, 0) }
+func (f *fifo[T]) len() int                   { return f.q.Len() }
 func (f *fifo[T]) evictFor(*task[T]) *task[T] { return nil }
 
 // prio runs the job of the highest priority first, with aging.

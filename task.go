@@ -130,4 +130,3 @@ func (d *delivery[T]) deliver() {
 	}
 	*d = delivery[T]{}
 }
-
