@@ -56,4 +56,3 @@ func TestBreakerExecuteBadInput(t *testing.T) {
 	require.ErrorContains(t, b.Execute(context.Background(), nil), "nil function")
 	require.Equal(t, crew.StateClosed, b.State(), "bad input is not a failure of the downstream")
 }
-

@@ -280,7 +280,6 @@ func TestBreakerProbeSlotIsReleased(t *testing.T) {
 	})
 }
 
-
 // TestBreakerAbandonOfClosedAdmissionFreesNoProbeSlot: a job admitted while
 // closed and cancelled while queued during half-open held no probe slot, so
 // its Abandon must not free one (it used to, letting a second probe in).
@@ -341,4 +340,3 @@ func TestBreakerJobAdmittedBeforeTripIsNotAProbe(t *testing.T) {
 		require.NoError(t, p.Close(context.Background()))
 	})
 }
-

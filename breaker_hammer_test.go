@@ -182,4 +182,3 @@ func TestGuardsHammer(t *testing.T) {
 	b.mu.Unlock()
 	assert.Zero(t, reserved, "reserved probe slots after Close")
 }
-

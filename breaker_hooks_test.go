@@ -42,4 +42,3 @@ func TestBreakerOnStateChangeMayReenter(t *testing.T) {
 	assert.Equal(t, []crew.CircuitState{crew.StateOpen, crew.StateClosed}, seen)
 	assert.Equal(t, crew.StateClosed, b.State())
 }
-

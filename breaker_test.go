@@ -142,7 +142,6 @@ func TestBreakerExecuteReturns(t *testing.T) {
 	assert.False(t, called, "fn ran with an ended ctx")
 }
 
-
 // TestBreakerOpenRejectsAtSubmit: while open, Submit fails at once with a
 // *RejectedError that says how long the circuit stays open.
 func TestBreakerOpenRejectsAtSubmit(t *testing.T) {
@@ -164,7 +163,6 @@ func TestBreakerOpenRejectsAtSubmit(t *testing.T) {
 		assert.Equal(t, uint64(1), p.Stats().Rejected)
 	})
 }
-
 
 // TestBreakerJobsQueuedBeforeOpenFailAtStart: a job accepted while closed
 // but taken by a worker after the circuit opened does not run.
@@ -213,7 +211,6 @@ func TestBreakerIgnoresInnerGuardRefusals(t *testing.T) {
 }
 
 const rate1PerMinute = 1.0 / 60
-
 
 func TestBreakerFailureRatio(t *testing.T) {
 	type step struct {
@@ -309,4 +306,3 @@ func TestBreakerName(t *testing.T) {
 		assertRefused(t, b.Execute(context.Background(), succeed), "payments", 30*time.Second, 45*time.Second-1)
 	})
 }
-
