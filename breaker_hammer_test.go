@@ -182,3 +182,31 @@ func TestGuardsHammer(t *testing.T) {
 	b.mu.Unlock()
 	assert.Zero(t, reserved, "reserved probe slots after Close")
 }
+
+// TestBreakerClosedPathTakesNoLock: while closed, Admit, Start and a
+// successful Done go through with the Breaker's mutex held by someone else.
+// (The deadline only stops a hang: the path either never waits or waits
+// forever.)
+func TestBreakerClosedPathTakesNoLock(t *testing.T) {
+	b := NewBreaker(BreakerConfig{})
+	ctx := context.Background()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 100 {
+			adm, err := b.Admit(ctx)
+			assert.NoError(t, err)
+			tk, err := b.Start(ctx, adm)
+			assert.NoError(t, err)
+			b.Done(tk, nil, 0)
+			_ = b.State()
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		require.Fail(t, "the closed path waited for the lock")
+	}
+}
