@@ -40,6 +40,7 @@ func TestBreakerRefusalsSpreadRetryAfter(t *testing.T) {
 
 				time.Sleep(reset - 3*time.Second)
 				release := make(chan struct{})
+				defer close(release) // also when a check fails
 				go func() { _ = b.Execute(context.Background(), func(context.Context) error { <-release; return nil }) }()
 				synctest.Wait() // the probe holds the one slot
 				offsets = offsets[:0]
@@ -49,7 +50,6 @@ func TestBreakerRefusalsSpreadRetryAfter(t *testing.T) {
 					offsets = append(offsets, spread-re.RetryAfter) // (0, spread] -> [0, spread)
 				}
 				checkSpread(t, "half-open", offsets, spread)
-				close(release)
 			})
 		})
 	}

@@ -100,12 +100,12 @@ func TestBreakerHugeConfig(t *testing.T) {
 			}
 			time.Sleep(time.Second)
 			block := make(chan struct{})
+			defer close(block)
 			go func() { _ = b.Execute(context.Background(), func(context.Context) error { <-block; return nil }) }()
 			synctest.Wait() // the probe holds the slot
 			for range 100 {
 				assertRefused(t, b.Execute(context.Background(), succeed), "breaker", 1, forever)
 			}
-			close(block)
 		})
 	})
 	t.Run("RampUp, ProbeTimeout, Window, HalfOpenMaxRequests, MinimumCalls", func(t *testing.T) {
