@@ -40,8 +40,8 @@ func (s CircuitState) String() string {
 // downstream and lets a few probes through after a pause to find out whether
 // it has recovered. Use it in a Chain, or alone with Execute.
 //
-// Closed, it lets every call through and counts failures: FailureThreshold
-// consecutive ones, or a FailureRatio over a Window, open the circuit (guarantee 8).
+// Closed, it lets calls through and counts failures: FailureThreshold
+// consecutive ones, or a FailureRatio over a Window, open the circuit.
 //
 // Open, it refuses every job at Submit at once, and jobs queued before it
 // opened are refused the same way when a worker takes them; none of them
@@ -49,46 +49,50 @@ func (s CircuitState) String() string {
 // time has come (there is no timer goroutine).
 //
 // Half-open, it admits HalfOpenMaxRequests probes and refuses the rest at
-// once, also jobs queued before the round; that many successes in a row
-// close the circuit, any failure opens it again, and ProbeTimeout bounds a
-// round that does not decide. A probe that is cancelled, refused by another
-// guard, or never starts gives its slot back. With RampUp set, a circuit
-// that a round closed then admits a growing share of the calls for RampUp.
+// once, also jobs queued before the round; that many successes in a row close
+// the circuit, any failure opens it again, and ProbeTimeout bounds a round
+// that does not decide. A probe that is cancelled, refused by another guard,
+// or never starts gives its slot back. With RampUp set, a circuit that a
+// round closed then admits a share of the calls that grows from none to all
+// over RampUp, and refuses the others at Submit.
+//
+// Every permit is stamped with the generation of the state that granted it;
+// each change of state starts a new generation, and the outcome of a call
+// from an older one is ignored, so a slow call that began while closed
+// cannot decide a half-open round. Context cancellation and other guards'
+// rejections are neither failures nor successes. All of this is guarantee 8.
 //
 // Every refusal is a *RejectedError{Guard: cfg.Name, Err: ErrCircuitOpen}
-// (guarantee 11). Its RetryAfter spreads the callers who honour it (crew's
-// Retry does) over RetrySpread, so that a backlog the circuit refused comes
-// back one caller after another, not as one herd that the half-open round
-// would refuse again:
+// with a RetryAfter (guarantee 11), which spreads the callers who honour it
+// (crew's Retry does) over RetrySpread, so that a backlog refused at once
+// comes back one caller after another instead of as one herd that the
+// half-open round would refuse again:
 //
 //   - refused while open: the time left until half-open, plus an offset in
 //     [0, RetrySpread). A call made that much later finds the circuit
-//     half-open or closed; the first ones back are the probes, and the rest
-//     keep arriving while they decide the round;
+//     half-open or closed: the first ones back are the probes, and the
+//     others keep arriving while the probes decide, most after the circuit
+//     has closed;
 //   - refused while half-open or ramping up: an offset in (0, RetrySpread],
 //     from now.
 //
 // The offsets are deterministic: the k-th refusal of the Breaker gets
 // RetrySpread × frac(k × 0.618...), the golden-ratio sequence, so any n
 // refusals in a row cut the interval into gaps of at most three sizes, none
-// wider than about 2.6/n of it (n refusals at once come back evenly over
-// the whole spread, whatever n is). All of this arithmetic saturates.
+// wider than 2/n of it: n callers refused at once come back evenly over the
+// whole spread, whatever n is. The arithmetic saturates: a RetryAfter is
+// never negative nor wraps around.
 //
-// Every permit is stamped with the generation of the state that granted it;
-// each change of state starts a new generation, and the outcome of a call
-// from an older one is ignored, so a slow call that began while closed
-// cannot decide a half-open round. Context cancellation and other guards'
-// rejections are neither failures nor successes.
-//
-// A Breaker is safe for concurrent use and may guard several pools. It
-// starts no goroutine. While closed (and not ramping up), Admit, Start and
-// a successful Done take no lock and do not allocate: a few atomic loads and
-// one atomic add to a counter striped over cache lines, O(1). A failure,
-// FailureRatio mode, the other states and Stats take one mutex, held for
-// O(1) work (O(10) for FailureRatio's window); a refusal allocates its
-// *RejectedError. Callbacks (IsFailure, OnStateChange) run outside the
-// mutex; BreakerConfig says on which goroutine, and what happens when they
-// panic.
+// A Breaker is safe for concurrent use and may guard several pools; it
+// starts no goroutine. Closed (and not ramping up), Admit, Start and a
+// successful Done take no lock and do not allocate: a few atomic loads and
+// one atomic add to a counter striped over cache lines, O(1), so Execute
+// costs about what fn costs. A failure, FailureRatio mode (every outcome),
+// the other states, State while not closed, and Stats take one mutex, held
+// for O(1) work (O(10) for FailureRatio's window); a refusal allocates its
+// *RejectedError. The callbacks (IsFailure, OnStateChange) run outside the
+// mutex; BreakerConfig says on which goroutine, what they may call, and
+// what happens when they panic.
 type Breaker struct {
 	cfg   BreakerConfig // defaults filled in; read-only
 	ratio bool          // FailureRatio mode

@@ -41,10 +41,11 @@ type BreakerStats struct {
 }
 
 // Stats returns a snapshot of the Breaker's state and counters. It takes
-// the Breaker's mutex for O(1) work (O(10) with FailureRatio), like State it
-// may find that an open circuit's time is up, and it never allocates. The
-// counters are read together under the mutex, except that successes
-// finishing at that moment on the lock-free path may or may not be in it.
+// the Breaker's mutex for O(1) work (O(10) with FailureRatio) and, like
+// State, may find that an open circuit's time is up. The counters are read
+// together under the mutex, except that successes finishing at that moment
+// on the lock-free path may or may not be in it. It may be called from
+// OnStateChange.
 func (b *Breaker) Stats() BreakerStats {
 	now := time.Now()
 	b.mu.Lock()
