@@ -80,12 +80,21 @@ func (b *Breaker) startSlow(admitted Ticket) (Ticket, error) {
 // unless its permit is from an older generation. Closed, a success takes no
 // lock.
 func (b *Breaker) Done(t Ticket, err error, elapsed time.Duration) {
-	kind := t & 3
-	if kind != ticketCall && kind != ticketProbe {
-		return
+	if t&3 == ticketCall && err == nil && !b.ratio &&
+		(b.cfg.SlowCallThreshold <= 0 || elapsed <= b.cfg.SlowCallThreshold) {
+		// A success of a call admitted while closed, the common case: count
+		// it without the lock, unless it is stale or has failures to reset.
+		if b.cur.Load()>>2 != uint64(t>>2) {
+			return
+		}
+		if b.fails.Load() == 0 {
+			b.ok.add()
+			return
+		}
 	}
-	v := b.classify(t, err, elapsed)
-	b.count(t, v)
+	if kind := t & 3; kind == ticketCall || kind == ticketProbe {
+		b.count(t, b.classify(t, err, elapsed))
+	}
 }
 
 // count records outcome v of the call with permit t.

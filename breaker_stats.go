@@ -109,6 +109,11 @@ func (c *breakerCounts) failedLocked() {
 // of its stripes, chosen by the runtime's per-thread random source. load
 // sums the stripes; it sees every add that happened before it.
 type stripedCounter struct {
+	// The padding before the stripes keeps the first one off the cache
+	// line of whatever precedes the counter (the Breaker's cur and fails,
+	// read on every call): each stripe's word then shares a line with
+	// nothing but padding, whatever the counter's alignment.
+	_       [cacheLine]byte
 	stripes [counterStripes]struct {
 		n atomic.Uint64
 		_ [cacheLine - 8]byte
