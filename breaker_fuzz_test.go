@@ -160,9 +160,9 @@ func checkRejection(t *testing.T, step int, what string, err error, want *time.D
 func checkStats(t *testing.T, step int, b *Breaker, m *refBreaker) {
 	t.Helper()
 	s := b.Stats()
-	want := [...]any{m.state, m.state == StateClosed && m.ramping, m.trips, m.probes, m.probeOK, m.probeFailed, m.refusals, m.fails}
-	got := [...]any{s.State, s.RampingUp, s.Trips, s.Probes, s.ProbeSuccesses, s.ProbeFailures, s.Refusals, s.ConsecutiveFailures}
-	require.Equal(t, want, got, "step %d: state, ramping, trips, probes, probe successes and failures, refusals, consecutive failures", step)
+	want := [...]any{m.state, m.state == StateClosed && m.ramping, m.trips, m.probes, m.probeOK, m.probeFailed, m.refusals, m.fails, m.calls, m.failures}
+	got := [...]any{s.State, s.RampingUp, s.Trips, s.Probes, s.ProbeSuccesses, s.ProbeFailures, s.Refusals, s.ConsecutiveFailures, s.TotalCalls, s.TotalFailures}
+	require.Equal(t, want, got, "step %d: state, ramping, trips, probes, probe successes and failures, refusals, consecutive failures, calls, failures", step)
 	require.Equal(t, b.State(), s.State, "step %d: State and Stats disagree", step)
 }
 

@@ -25,6 +25,7 @@ type refBreaker struct {
 	events              [][2]CircuitState
 
 	trips, probes, probeOK, probeFailed, refusals uint64
+	calls, failures                               uint64
 }
 
 type refSlot struct {
@@ -163,6 +164,12 @@ func (m *refBreaker) done(job, outcome int, slow bool) {
 		return
 	}
 	failed := outcome == 1 || outcome == 0 && slow
+	if outcome != 2 {
+		m.calls++
+		if failed {
+			m.failures++
+		}
+	}
 	if outcome == 2 {
 		if p.probe {
 			m.release(slices.IndexFunc(m.slots, func(s refSlot) bool { return s.job == job && s.phase == 1 }))
