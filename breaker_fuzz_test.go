@@ -3,18 +3,21 @@ package crew
 import (
 	"context"
 	"errors"
+	"math/big"
 	"slices"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/stretchr/testify/require"
 )
 
 // FuzzBreaker drives a Breaker through its Guard methods, Trip, Reset,
-// State and the passing of time, and checks every answer against refBreaker,
-// a plain model that keeps each job's permit and each probe slot's holder
-// explicitly and moves through time eagerly.
+// State, Stats and the passing of time, with and without RampUp, and checks
+// every answer against refBreaker, a plain model that keeps each job's
+// permit and each probe slot's holder explicitly and moves through time
+// eagerly: every admission and refusal, every RetryAfter to the nanosecond,
+// the counters, and the OnStateChange calls in order.
 func FuzzBreaker(f *testing.F) {
 	f.Add([]byte{0, 1, 1, 3, 0, 0, 1, 0})
 	f.Add([]byte{1, 2, 0, 0, 0, 3, 1, 0, 3, 2, 7, 2, 6, 30, 0, 0, 1, 0, 1, 1, 2, 0, 7, 2})
@@ -30,15 +33,20 @@ func FuzzBreaker(f *testing.F) {
 
 func fuzzBreaker(t *testing.T, data []byte) {
 	threshold, max := int(data[0]%4)+1, int(data[1]%3)+1
+	var ramp time.Duration
+	if data[0]&4 != 0 {
+		ramp = 400 * time.Millisecond
+	}
 	data = data[2:]
 	const reset, probeTO, slow = time.Second, 700 * time.Millisecond, 300 * time.Millisecond
+	const spread = reset / 2 // the default
 	var got [][2]CircuitState
 	b := NewBreaker(BreakerConfig{
 		FailureThreshold: threshold, HalfOpenMaxRequests: max, ResetTimeout: reset,
-		ProbeTimeout: probeTO, SlowCallThreshold: slow,
+		ProbeTimeout: probeTO, SlowCallThreshold: slow, RampUp: ramp,
 		OnStateChange: func(from, to CircuitState) { got = append(got, [2]CircuitState{from, to}) },
 	})
-	m := &refBreaker{threshold: threshold, max: max, reset: reset, probeTO: probeTO}
+	m := &refBreaker{threshold: threshold, max: max, reset: reset, probeTO: probeTO, spread: spread, ramp: ramp}
 	type job struct {
 		started  bool
 		admitted Ticket // Admit's ticket
@@ -91,9 +99,7 @@ func fuzzBreaker(t *testing.T, data []byte) {
 				finish(i)
 				continue
 			}
-			if gotProbe := tk&3 == ticketProbe; gotProbe != probe {
-				t.Fatalf("step %d: Start: probe = %v, model says %v", step, gotProbe, probe)
-			}
+			require.Equal(t, probe, tk&3 == ticketProbe, "step %d: Start: a probe?", step)
 			jobs[i].started, jobs[i].ticket = true, tk
 		case 2, 3, 4: // Done: success, failure, cancelled
 			i := pick(true)
@@ -126,337 +132,47 @@ func fuzzBreaker(t *testing.T, data []byte) {
 				b.Reset()
 				m.reset_()
 			case 2:
-				if s, want := b.State(), m.state; s != want {
-					t.Fatalf("step %d: State = %v, model says %v", step, s, want)
-				}
+				checkStats(t, step, b, m)
 			}
 		}
 	}
-	if s, want := b.State(), m.state; s != want {
-		t.Fatalf("end: State = %v, model says %v", s, want)
-	}
-	if !slices.Equal(got, m.events) {
-		t.Fatalf("OnStateChange calls\n got %v\nwant %v", got, m.events)
-	}
+	checkStats(t, -1, b, m)
+	require.Equal(t, m.events, got, "OnStateChange calls")
 }
 
 // checkRejection compares a Guard method's error with the model's: nil, or
 // an ErrCircuitOpen rejection after want.
 func checkRejection(t *testing.T, step int, what string, err error, want *time.Duration) {
 	t.Helper()
-	if (err == nil) != (want == nil) {
-		t.Fatalf("step %d: %s = %v, model says rejected = %v", step, what, err, want != nil)
-	}
+	require.Equal(t, want != nil, err != nil, "step %d: %s = %v; rejected according to the model?", step, what, err)
 	if err == nil {
 		return
 	}
 	re, ok := errors.AsType[*RejectedError](err)
-	if !ok || !errors.Is(err, ErrCircuitOpen) || re.Guard != "breaker" || re.RetryAfter != *want {
-		t.Fatalf("step %d: %s = %#v, want ErrCircuitOpen after %v", step, what, err, *want)
-	}
+	require.True(t, ok, "step %d: %s = %#v, not a *RejectedError", step, what, err)
+	require.ErrorIs(t, err, ErrCircuitOpen)
+	require.Equal(t, "breaker", re.Guard)
+	require.Equal(t, *want, re.RetryAfter, "step %d: %s: RetryAfter", step, what)
+	require.Positive(t, re.RetryAfter, "step %d: %s: RetryAfter", step, what)
 }
 
-// refBreaker is the reference model. Time is a duration since the start;
-// each job's permit generation is kept with the job; each half-open slot
-// has a holder.
-type refBreaker struct {
-	threshold, max      int
-	reset, probeTO      time.Duration
-	now                 time.Duration
-	state               CircuitState
-	gen                 int
-	openUntil, roundEnd time.Duration // roundEnd < 0: no slot in use
-	fails               int
-	slots               []refSlot
-	permit              map[int]refPermit // started jobs
-	events              [][2]CircuitState
+// checkStats compares the Breaker's state and counters with the model's.
+func checkStats(t *testing.T, step int, b *Breaker, m *refBreaker) {
+	t.Helper()
+	s := b.Stats()
+	want := [...]any{m.state, m.state == StateClosed && m.ramping, m.trips, m.probes, m.probeOK, m.probeFailed, m.refusals, m.fails, m.calls, m.failures}
+	got := [...]any{s.State, s.RampingUp, s.Trips, s.Probes, s.ProbeSuccesses, s.ProbeFailures, s.Refusals, s.ConsecutiveFailures, s.TotalCalls, s.TotalFailures}
+	require.Equal(t, want, got, "step %d: state, ramping, trips, probes, probe successes and failures, refusals, consecutive failures, calls, failures", step)
+	require.Equal(t, b.State(), s.State, "step %d: State and Stats disagree", step)
 }
 
-type refSlot struct {
-	job   int
-	phase int // 0 reserved at Admit, 1 running, 2 succeeded
-}
-
-type refPermit struct {
-	gen   int
-	probe bool
-}
-
-func (m *refBreaker) set(s CircuitState) {
-	if s != m.state {
-		m.events = append(m.events, [2]CircuitState{m.state, s})
-	}
-	m.state, m.gen, m.fails, m.slots, m.roundEnd = s, m.gen+1, 0, nil, -1
-}
-
-func (m *refBreaker) open(at time.Duration) {
-	m.set(StateOpen)
-	m.openUntil = at + m.reset
-}
-
-// sleep lets time pass, making every change of state due on the way.
-func (m *refBreaker) sleep(d time.Duration) {
-	end := m.now + d
-	for {
-		switch {
-		case m.state == StateOpen && m.openUntil <= end:
-			m.now = m.openUntil
-			m.set(StateHalfOpen)
-		case m.state == StateHalfOpen && m.roundEnd >= 0 && m.roundEnd <= end:
-			m.now = m.roundEnd
-			m.open(m.roundEnd)
-		default:
-			m.now = end
-			return
-		}
-	}
-}
-
-func (m *refBreaker) inUse() int {
-	n := 0
-	for _, s := range m.slots {
-		if s.phase != 2 {
-			n++
-		}
-	}
-	return n
-}
-
-func (m *refBreaker) take(job, phase int) {
-	if m.inUse() == 0 {
-		m.roundEnd = m.now + m.probeTO
-	}
-	m.slots = append(m.slots, refSlot{job, phase})
-}
-
-func (m *refBreaker) release(i int) {
-	m.slots = slices.Delete(m.slots, i, i+1)
-	if m.inUse() == 0 {
-		m.roundEnd = -1
-	}
-}
-
-func (m *refBreaker) refuse() *time.Duration {
-	d := time.Duration(0)
-	if m.state == StateOpen {
-		d = m.openUntil - m.now
-	}
-	return &d
-}
-
-func (m *refBreaker) admit(job int) *time.Duration {
-	switch m.state {
-	case StateOpen:
-		return m.refuse()
-	case StateHalfOpen:
-		if len(m.slots) >= m.max {
-			return m.refuse()
-		}
-		m.take(job, 0)
-	}
-	return nil
-}
-
-// start returns the refusal, or whether the job runs as a probe. Half-open,
-// only a job that reserved a slot at Admit in this round runs, in its own
-// slot; a job admitted before the round is refused like one queued before
-// the circuit opened.
-func (m *refBreaker) start(job int) (*time.Duration, bool) {
-	if m.permit == nil {
-		m.permit = map[int]refPermit{}
-	}
-	switch m.state {
-	case StateOpen:
-		return m.refuse(), false
-	case StateHalfOpen:
-		i := slices.IndexFunc(m.slots, func(s refSlot) bool { return s.job == job && s.phase == 0 })
-		if i < 0 {
-			return m.refuse(), false
-		}
-		m.slots[i].phase = 1
-		m.permit[job] = refPermit{m.gen, true}
-		return nil, true
-	}
-	m.permit[job] = refPermit{m.gen, false}
-	return nil, false
-}
-
-// done counts outcome 0 success, 1 failure, 2 cancelled.
-func (m *refBreaker) done(job, outcome int, slow bool) {
-	p := m.permit[job]
-	if p.gen != m.gen {
-		return
-	}
-	failed := outcome == 1 || outcome == 0 && slow
-	if outcome == 2 {
-		if p.probe {
-			m.release(slices.IndexFunc(m.slots, func(s refSlot) bool { return s.job == job && s.phase == 1 }))
-		}
-		return
-	}
-	switch {
-	case !p.probe && failed:
-		m.fails++
-		if m.fails >= m.threshold {
-			m.open(m.now)
-		}
-	case !p.probe:
-		m.fails = 0
-	case failed:
-		m.open(m.now)
-	default:
-		i := slices.IndexFunc(m.slots, func(s refSlot) bool { return s.job == job && s.phase == 1 })
-		m.slots[i].phase = 2
-		if len(m.slots)-m.inUse() >= m.max {
-			m.set(StateClosed)
-		}
-	}
-}
-
-// abandon gives back a reserved slot, the job's own or, if it had none,
-// another job's (the Breaker cannot tell jobs apart at Abandon).
-func (m *refBreaker) abandon(job int) {
-	if m.state != StateHalfOpen {
-		return
-	}
-	// Only its own reservation: slots are cleared with every new round.
-	if i := slices.IndexFunc(m.slots, func(s refSlot) bool { return s.job == job && s.phase == 0 }); i >= 0 {
-		m.release(i)
-	}
-}
-
-func (m *refBreaker) trip()   { m.open(m.now) }
-func (m *refBreaker) reset_() { m.set(StateClosed) }
-
-// TestBreakerHammerProbes runs many goroutines through the Guard methods,
-// with Trip and Reset mixed in, under the race detector, and checks by the
-// permits handed out that no generation ever runs more than
-// HalfOpenMaxRequests probes at a time, and that probes did run.
-func TestBreakerHammerProbes(t *testing.T) {
-	const max = 3
-	b := NewBreaker(BreakerConfig{FailureThreshold: 2, HalfOpenMaxRequests: max, ResetTimeout: time.Microsecond, ProbeTimeout: time.Hour})
-	var mu sync.Mutex
-	running := map[Ticket]int{} // probes running, by generation
-	var worst, total atomic.Int32
-	ctx := context.Background()
-	var wg sync.WaitGroup
-	for g := range 8 {
-		wg.Go(func() {
-			for i := range 3000 {
-				switch {
-				case g == 0 && i%50 == 0:
-					b.Trip()
-				case g == 1 && i%70 == 0:
-					b.Reset()
-				default:
-					adm, err := b.Admit(ctx)
-					if err != nil {
-						continue
-					}
-					if i%11 == 0 {
-						b.Abandon(adm)
-						continue
-					}
-					tk, err := b.Start(ctx, adm)
-					if err != nil {
-						continue
-					}
-					gen := tk &^ 3
-					if tk&3 == ticketProbe {
-						mu.Lock()
-						running[gen]++
-						n := running[gen]
-						mu.Unlock()
-						total.Add(1)
-						for w := worst.Load(); int32(n) > w && !worst.CompareAndSwap(w, int32(n)); w = worst.Load() {
-						}
-					}
-					// The probe ends when Done is called: Done may free its
-					// slot for the next one at once.
-					if tk&3 == ticketProbe {
-						mu.Lock()
-						running[gen]--
-						mu.Unlock()
-					}
-					errs := []error{nil, errors.New("boom"), context.Canceled}
-					b.Done(tk, errs[i%3], 0)
-				}
-			}
-		})
-	}
-	wg.Wait()
-	if worst.Load() > max {
-		t.Fatalf("%d probes of one generation ran at once; at most %d allowed", worst.Load(), max)
-	}
-	if total.Load() == 0 {
-		t.Fatal("no probe ran: the test checked nothing")
-	}
-}
-
-// TestGuardsHammer submits, cancels, panics and closes concurrently through
-// Chain(pool, limiter, breaker), and then checks the books: every accepted
-// job resolved, the pool's counters add up, the limiter's backlog is empty
-// (each admitted job reached Start or Abandon once) and the breaker holds
-// no reserved probe slot.
-func TestGuardsHammer(t *testing.T) {
-	l := NewRateLimiter(200_000, 20, WithMaxWait(time.Millisecond))
-	b := NewBreaker(BreakerConfig{FailureThreshold: 3, ResetTimeout: 200 * time.Microsecond, HalfOpenMaxRequests: 2})
-	p := Chain[int](NewPool[int](4, WithQueueSize(16)), l, b)
-	var mu sync.Mutex
-	var futures []*Future[int]
-	var wg sync.WaitGroup
-	for g := range 8 {
-		wg.Go(func() {
-			for i := range 400 {
-				ctx, cancel := context.WithCancel(context.Background())
-				f, err := p.Submit(ctx, func(ctx context.Context) (int, error) {
-					switch (g + i) % 7 {
-					case 0:
-						return 0, errors.New("boom")
-					case 1:
-						panic("boom")
-					case 2:
-						return 0, ctx.Err()
-					}
-					return i, nil
-				})
-				if i%5 == 0 {
-					cancel()
-				}
-				if err == nil {
-					mu.Lock()
-					futures = append(futures, f)
-					mu.Unlock()
-				} else if _, ok := errors.AsType[*RejectedError](err); !ok && !errors.Is(err, ErrClosed) && !errors.Is(err, context.Canceled) {
-					t.Errorf("Submit: unexpected %v", err)
-				}
-				if g == 0 && i == 300 {
-					go p.Close(context.Background()) // races the other Submits
-				}
-				defer cancel()
-			}
-		})
-	}
-	wg.Wait()
-	if err := p.Close(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range futures {
-		if _, ok := f.Result(); !ok {
-			t.Fatal("an accepted job never resolved")
-		}
-	}
-	s := p.Stats()
-	if s.Submitted != s.Completed+s.Canceled || s.Submitted != uint64(len(futures)) {
-		t.Fatalf("stats do not add up: %+v, %d futures", s, len(futures))
-	}
-	if n := l.pending.Load(); n != 0 {
-		t.Fatalf("the limiter's backlog is %d after Close, want 0", n)
-	}
-	b.mu.Lock()
-	reserved := b.reserved
-	b.mu.Unlock()
-	if reserved != 0 {
-		t.Fatalf("the breaker holds %d reserved probe slots after Close, want 0", reserved)
-	}
+// refOffset is spreadOffset worked out with math/big: spread times the
+// fraction (k × goldenStep mod 2^64) / 2^64, rounded down.
+func refOffset(spread time.Duration, k uint64) time.Duration {
+	two64 := new(big.Int).Lsh(big.NewInt(1), 64)
+	x := new(big.Int).Mul(new(big.Int).SetUint64(k), new(big.Int).SetUint64(goldenStep))
+	x.Mod(x, two64)
+	x.Mul(x, big.NewInt(int64(spread)))
+	x.Div(x, two64)
+	return time.Duration(x.Int64())
 }

@@ -2,6 +2,7 @@ package benchmarks
 
 import (
 	"context"
+	"errors"
 	"runtime"
 	"sync/atomic"
 	"testing"
@@ -23,13 +24,14 @@ import (
 // a typed result costs the caller a closure.
 
 // BenchmarkBreakerClosed is the cost of one successful call through a
-// circuit breaker that stays closed.
+// circuit breaker that stays closed. cpu-ns/op is the process's CPU time per
+// call (both cores' worth under RunParallel), steadier than ns/op on a
+// shared machine.
 func BenchmarkBreakerClosed(b *testing.B) {
-	type breaker struct {
+	breakers := []struct {
 		name string
 		new  func() func(fn func() (int, error)) (int, error)
-	}
-	breakers := []breaker{
+	}{
 		{"direct", func() func(fn func() (int, error)) (int, error) {
 			return func(fn func() (int, error)) (int, error) { return fn() }
 		}},
@@ -63,6 +65,7 @@ func BenchmarkBreakerClosed(b *testing.B) {
 			fn := func() (int, error) { ran.Add(1); return 1, nil }
 			call := br.new()
 			b.ReportAllocs()
+			cpu0 := processCPU()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					if v, err := call(fn); err != nil || v != 1 {
@@ -71,10 +74,117 @@ func BenchmarkBreakerClosed(b *testing.B) {
 					}
 				}
 			})
+			reportCPU(b, cpu0)
 			if got := ran.Load(); got != int64(b.N) {
 				b.Fatalf("%s: %d calls ran, want %d", br.name, got, b.N)
 			}
 		})
+	}
+}
+
+// BenchmarkBreakerOpen is the cost of a refusal by an open circuit: what a
+// server pays per request while its downstream is down. crew's refusal is a
+// *RejectedError of its own, with a RetryAfter spread over RetrySpread, so
+// it allocates; the peers return one shared error value.
+func BenchmarkBreakerOpen(b *testing.B) {
+	breakers := []struct {
+		name string
+		new  func() func(fn func() (int, error)) (int, error)
+	}{
+		{"gobreaker", func() func(fn func() (int, error)) (int, error) {
+			cb := gobreaker.NewCircuitBreaker[int](gobreaker.Settings{
+				Name: "bench", Timeout: time.Hour,
+				ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= 1 },
+			})
+			_, _ = cb.Execute(func() (int, error) { return 0, errors.New("down") })
+			return cb.Execute
+		}},
+		{"failsafe", func() func(fn func() (int, error)) (int, error) {
+			cb := circuitbreaker.NewWithDefaults[int]()
+			cb.Open()
+			return failsafe.With[int](cb).Get
+		}},
+		{"crew-guard", func() func(fn func() (int, error)) (int, error) {
+			br := crew.NewBreaker(crew.BreakerConfig{ResetTimeout: time.Hour})
+			br.Trip()
+			return guardPath(br)
+		}},
+		{"crew-execute", func() func(fn func() (int, error)) (int, error) {
+			br := crew.NewBreaker(crew.BreakerConfig{ResetTimeout: time.Hour})
+			br.Trip()
+			ctx := context.Background()
+			return func(fn func() (int, error)) (v int, err error) {
+				err = br.Execute(ctx, func(context.Context) error {
+					v, err = fn()
+					return err
+				})
+				return v, err
+			}
+		}},
+	}
+	for _, br := range breakers {
+		b.Run(br.name, func(b *testing.B) {
+			var ran atomic.Int64
+			fn := func() (int, error) { ran.Add(1); return 1, nil }
+			call := br.new()
+			b.ReportAllocs()
+			cpu0 := processCPU()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := call(fn); err == nil {
+						b.Errorf("%s: an open circuit let a call through", br.name)
+						return
+					}
+				}
+			})
+			reportCPU(b, cpu0)
+			if got := ran.Load(); got != 0 {
+				b.Fatalf("%s: %d calls ran through an open circuit", br.name, got)
+			}
+		})
+	}
+}
+
+// BenchmarkBreakerStats is the cost of reading a breaker's counters, as a
+// metrics scrape does, while other goroutines make successful calls through
+// it (RunParallel; every 16th operation is a read, the rest are calls).
+func BenchmarkBreakerStats(b *testing.B) {
+	breakers := []struct {
+		name        string
+		call, stats func()
+	}{
+		{"gobreaker", nil, nil},
+		{"crew", nil, nil},
+	}
+	gb := gobreaker.NewCircuitBreaker[int](gobreaker.Settings{Name: "bench"})
+	breakers[0].call = func() { _, _ = gb.Execute(func() (int, error) { return 1, nil }) }
+	breakers[0].stats = func() { _ = gb.Counts() }
+	cb := crew.NewBreaker(crew.BreakerConfig{})
+	ctx := context.Background()
+	breakers[1].call = func() { _ = cb.Execute(ctx, func(context.Context) error { return nil }) }
+	breakers[1].stats = func() { _ = cb.Stats() }
+	for _, br := range breakers {
+		b.Run(br.name, func(b *testing.B) {
+			b.ReportAllocs()
+			cpu0 := processCPU()
+			b.RunParallel(func(pb *testing.PB) {
+				for i := 0; pb.Next(); i++ {
+					if i%16 == 0 {
+						br.stats()
+					} else {
+						br.call()
+					}
+				}
+			})
+			reportCPU(b, cpu0)
+		})
+	}
+}
+
+// reportCPU reports the process's CPU time since cpu0 per b.N.
+func reportCPU(b *testing.B, cpu0 time.Duration) {
+	if cpu := processCPU() - cpu0; cpu > 0 {
+		b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
 	}
 }
 
