@@ -3,7 +3,6 @@ package crew
 import (
 	"context"
 	"errors"
-	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -206,20 +205,20 @@ func (b *Breaker) run(ctx context.Context, fn func(context.Context) error, t Tic
 	}
 	returned := false
 	defer func() {
-		if returned {
-			return
+		if !returned { // runtime.Goexit: Done still hears of it
+			b.Done(t, goexitError(), elapsedSince(begin))
 		}
-		if r := recover(); r != nil {
-			err = &PanicError{Value: r, Stack: debug.Stack()}
-		} else {
-			err = &PanicError{Value: "runtime.Goexit called by the function", Stack: debug.Stack()}
-		}
-		b.Done(t, err, elapsedSince(begin))
 	}()
-	err = fn(ctx)
+	err = callFunc(ctx, fn)
 	returned = true
 	b.Done(t, err, elapsedSince(begin))
 	return err
+}
+
+// callFunc calls fn, turning a panic into a *PanicError.
+func callFunc(ctx context.Context, fn func(context.Context) error) (err error) {
+	defer catch(&err)
+	return fn(ctx)
 }
 
 // elapsedSince is the time since begin, or 0 for a zero begin.

@@ -98,12 +98,12 @@ func (b *Breaker) Done(t Ticket, err error, elapsed time.Duration) {
 }
 
 // count records outcome v of the call with permit t.
-func (b *Breaker) count(t Ticket, v outcomeKind) {
+func (b *Breaker) count(t Ticket, v verdict) {
 	if t&3 == ticketCall {
-		if v == outcomeIgnored || b.cur.Load()>>2 != uint64(t>>2) {
+		if v == verdictIgnored || b.cur.Load()>>2 != uint64(t>>2) {
 			return // not a call's verdict, or stale: the circuit left that closed generation
 		}
-		if v == outcomeSuccess && !b.ratio && b.fails.Load() == 0 {
+		if v == verdictSuccess && !b.ratio && b.fails.Load() == 0 {
 			b.ok.add() // nothing to reset
 			return
 		}
@@ -143,32 +143,32 @@ func (b *Breaker) holdsSlotLocked(admitted Ticket) bool {
 		uint64(admitted>>2) == b.gen && b.reserved > 0
 }
 
-// outcomeKind is what the breaker counts an outcome as.
-type outcomeKind int
+// verdict is what the breaker counts a call's outcome as.
+type verdict int
 
 const (
-	outcomeSuccess outcomeKind = iota
-	outcomeFailure
-	outcomeIgnored
+	verdictSuccess verdict = iota
+	verdictFailure
+	verdictIgnored
 )
 
 // classify decides what the outcome of the call with permit t counts as.
-func (b *Breaker) classify(t Ticket, err error, elapsed time.Duration) outcomeKind {
+func (b *Breaker) classify(t Ticket, err error, elapsed time.Duration) verdict {
 	slow := b.cfg.SlowCallThreshold > 0 && elapsed > b.cfg.SlowCallThreshold
 	if err == nil {
 		if slow {
-			return outcomeFailure
+			return verdictFailure
 		}
-		return outcomeSuccess
+		return verdictSuccess
 	}
 	if _, ok := errors.AsType[*PanicError](err); ok {
-		return outcomeFailure
+		return verdictFailure
 	}
 	if _, ok := errors.AsType[*RejectedError](err); ok || errors.Is(err, context.Canceled) {
-		return outcomeIgnored
+		return verdictIgnored
 	}
 	if b.cfg.IsFailure == nil || slow {
-		return outcomeFailure
+		return verdictFailure
 	}
 	return b.askIsFailure(t, err)
 }
@@ -177,23 +177,28 @@ func (b *Breaker) classify(t Ticket, err error, elapsed time.Duration) outcomeKi
 // failure and is reported in Stats; if it calls runtime.Goexit, the call is
 // counted as a failure before its goroutine goes, so that a probe slot is
 // not left taken.
-func (b *Breaker) askIsFailure(t Ticket, err error) (v outcomeKind) {
+func (b *Breaker) askIsFailure(t Ticket, err error) verdict {
 	returned := false
 	defer func() {
-		if returned {
-			return
+		if !returned { // runtime.Goexit: Done will not go on
+			b.callbackPanicked(goexitError())
+			b.count(t, verdictFailure)
 		}
-		r := recover()
-		b.callbackPanicked("IsFailure", r)
-		if r == nil { // runtime.Goexit: Done will not go on
-			b.count(t, outcomeFailure)
-		}
-		v = outcomeFailure
 	}()
-	failed := b.cfg.IsFailure(err)
+	failed, perr := b.isFailure(err)
 	returned = true
-	if failed {
-		return outcomeFailure
+	switch {
+	case perr != nil:
+		b.callbackPanicked(perr)
+		return verdictFailure
+	case failed:
+		return verdictFailure
 	}
-	return outcomeSuccess
+	return verdictSuccess
+}
+
+// isFailure calls cfg.IsFailure, turning a panic into a *PanicError.
+func (b *Breaker) isFailure(err error) (failed bool, perr error) {
+	defer catch(&perr)
+	return b.cfg.IsFailure(err), nil
 }

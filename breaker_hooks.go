@@ -1,7 +1,5 @@
 package crew
 
-import "runtime/debug"
-
 // How OnStateChange calls are delivered: one at a time, in the order of the
 // changes, outside the lock.
 //
@@ -84,20 +82,28 @@ func (b *Breaker) deliver() {
 func (b *Breaker) callHook(c stateChange) {
 	returned := false
 	defer func() {
-		if !returned {
-			b.callbackPanicked("OnStateChange", recover())
+		if !returned { // runtime.Goexit
+			b.callbackPanicked(goexitError())
 		}
 	}()
-	b.hooks.on(c.from, c.to)
+	perr := b.hook(c)
 	returned = true
+	if perr != nil {
+		b.callbackPanicked(perr)
+	}
 }
 
-// callbackPanicked records a panic recovered from the callback named, or,
-// for a nil r, its call to runtime.Goexit.
-func (b *Breaker) callbackPanicked(name string, r any) {
-	if r == nil {
-		r = "runtime.Goexit called by " + name
-	}
-	b.lastPanic.Store(&PanicError{Value: r, Stack: debug.Stack()})
+// hook calls OnStateChange, turning a panic into a *PanicError.
+func (b *Breaker) hook(c stateChange) (perr error) {
+	defer catch(&perr)
+	b.hooks.on(c.from, c.to)
+	return nil
+}
+
+// callbackPanicked records perr, a *PanicError from a callback (a panic, or
+// runtime.Goexit).
+func (b *Breaker) callbackPanicked(perr error) {
+	pe, _ := perr.(*PanicError)
+	b.lastPanic.Store(pe)
 	b.callbackPanics.Add(1)
 }

@@ -86,8 +86,8 @@ func (b *Breaker) setLocked(s CircuitState, at time.Time) {
 
 // recordLocked counts outcome v of a call admitted in the current closed
 // generation. Requires mu held.
-func (b *Breaker) recordLocked(now time.Time, v outcomeKind) {
-	failed := v == outcomeFailure
+func (b *Breaker) recordLocked(now time.Time, v verdict) {
+	failed := v == verdictFailure
 	if failed {
 		b.counts.failedLocked()
 		b.fails.Add(1)
@@ -110,11 +110,11 @@ func (b *Breaker) recordLocked(now time.Time, v outcomeKind) {
 
 // probeDoneLocked counts outcome v of a probe of the current half-open
 // round. Requires mu held.
-func (b *Breaker) probeDoneLocked(now time.Time, v outcomeKind) {
+func (b *Breaker) probeDoneLocked(now time.Time, v verdict) {
 	switch v {
-	case outcomeIgnored:
+	case verdictIgnored:
 		b.releaseLocked()
-	case outcomeSuccess:
+	case verdictSuccess:
 		b.ok.add()
 		b.counts.probeSuccesses++
 		b.successes++

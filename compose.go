@@ -3,7 +3,6 @@ package crew
 import (
 	"context"
 	"fmt"
-	"runtime/debug"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -219,32 +218,25 @@ func abandon(guards []Guard, tickets []Ticket) {
 // has its outcome.
 
 func admitGuard(g Guard, ctx context.Context) (t Ticket, err error) {
-	defer recoverGuard(&err)
+	defer catch(&err)
 	return g.Admit(ctx)
 }
 
 func startGuard(g Guard, ctx context.Context, admitted Ticket) (t Ticket, err error) {
-	defer recoverGuard(&err)
+	defer catch(&err)
 	return g.Start(ctx, admitted)
 }
 
 func doneGuard(g Guard, t Ticket, jobErr error, elapsed time.Duration) (err error) {
-	defer recoverGuard(&err)
+	defer catch(&err)
 	g.Done(t, jobErr, elapsed)
 	return nil
 }
 
 func abandonGuard(g Guard, t Ticket) {
 	var dropped error
-	defer recoverGuard(&dropped)
+	defer catch(&dropped)
 	g.Abandon(t)
-}
-
-// recoverGuard, deferred, turns a guard's panic into a *PanicError in err.
-func recoverGuard(err *error) {
-	if r := recover(); r != nil {
-		*err = &PanicError{Value: r, Stack: debug.Stack()}
-	}
 }
 
 func (c *chain[T]) Close(ctx context.Context) error {

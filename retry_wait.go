@@ -5,7 +5,6 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
-	"runtime/debug"
 	"sync/atomic"
 	"time"
 
@@ -20,11 +19,7 @@ import (
 // *PanicError, returned as final.
 func (r *retryPool[T]) again(ctx context.Context, n int, err error) (wait time.Duration, retry bool, final error) {
 	final = err
-	defer func() {
-		if p := recover(); p != nil {
-			wait, retry, final = 0, false, &PanicError{Value: p, Stack: debug.Stack()}
-		}
-	}()
+	defer catch(&final) // a panic in a callback: retry stays false
 	p := &r.policy
 	if n >= p.MaxAttempts || ctx.Err() != nil || errors.Is(err, ErrClosed) || r.closedHard() {
 		return 0, false, err
