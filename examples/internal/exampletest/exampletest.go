@@ -4,6 +4,7 @@ package exampletest
 
 import (
 	"flag"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -76,9 +77,22 @@ func AssertUsage(t testing.TB, fs *flag.FlagSet, name string) {
 	assert.Contains(t, usage, "go run ./examples/"+name)
 	fs.VisitAll(func(f *flag.Flag) {
 		assert.Contains(t, usage, "-"+f.Name)
-		if f.DefValue != "" && f.DefValue != "0" && f.DefValue != "false" {
+		if !isZeroValue(f) { // the flag package prints no zero default
 			assert.Contains(t, usage, f.DefValue, "the default of -%s", f.Name)
 		}
 	})
 	AssertReadable(t, usage)
+}
+
+// isZeroValue reports whether f's default is its type's zero value, as
+// the flag package decides whether to print it.
+func isZeroValue(f *flag.Flag) bool {
+	typ := reflect.TypeOf(f.Value)
+	var zero reflect.Value
+	if typ.Kind() == reflect.Pointer {
+		zero = reflect.New(typ.Elem())
+	} else {
+		zero = reflect.Zero(typ)
+	}
+	return f.DefValue == zero.Interface().(flag.Value).String()
 }
