@@ -43,7 +43,7 @@ func TestTourLiveStatus(t *testing.T) {
 	got := out.String()
 	exampletest.AssertReadable(t, got)
 	assert.Contains(t, got, "\r\033[K  at ")
-	assert.Contains(t, got, "\r\033[K  ", "the status is cleared before the figures")
+	assert.Regexp(t, "\r\x1b\\[K  \\d+ jobs: ", got, "the status is cleared before the figures")
 	assert.Contains(t, got, "p50")
 }
 
