@@ -7,14 +7,20 @@
 // rejection never counts as a failure of the downstream.
 //
 //	go run ./examples/compose
+//	go run ./examples/compose -clients 8 -limit 200
 package main
 
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
+	"io"
+	"os"
 	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 
 	"github.com/crew-go/crew"
 )
@@ -26,8 +32,46 @@ const (
 
 type tally struct{ ok, failed, limited, open int }
 
+// config is what the flags set.
+type config struct {
+	clients int
+	limit   float64
+}
+
+// flags registers the flags on fs, with their defaults and the usage.
+func (c *config) flags(fs *flag.FlagSet) {
+	fs.IntVar(&c.clients, "clients", 4, "clients, each sending a request every 5ms")
+	fs.Float64Var(&c.limit, "limit", 100, "requests the downstream accepts per second")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), `Usage: go run ./examples/compose [flags]
+
+Chain(pool, limiter, breaker) in front of a downstream that accepts -limit
+requests a second and is down from 400ms to 1000ms.
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+}
+
 func main() {
+	var cfg config
+	cfg.flags(flag.CommandLine)
+	flag.Parse()
+	if err := run(cfg, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "compose:", err)
+		os.Exit(1)
+	}
+}
+
+func run(cfg config, out io.Writer) error {
+	if cfg.clients < 1 || cfg.limit <= 0 {
+		return errors.New("-clients must be at least 1 and -limit above 0")
+	}
+	fmt.Fprintf(out, "%d clients offer %d requests/s to a downstream that accepts %g/s and is down\n"+
+		"from 400ms to 1000ms.\n\n", cfg.clients, cfg.clients*200, cfg.limit)
 	t0 := time.Now()
+	var outMu sync.Mutex
 	downstream := func(context.Context) (string, error) {
 		time.Sleep(10 * time.Millisecond)
 		if d := time.Since(t0); d > 400*time.Millisecond && d < time.Second {
@@ -36,13 +80,16 @@ func main() {
 		return "200 OK", nil
 	}
 
-	limiter := crew.NewRateLimiter(100, 10, crew.WithMaxWait(50*time.Millisecond))
+	limiter := crew.NewRateLimiter(rate.Limit(cfg.limit), 10, crew.WithMaxWait(50*time.Millisecond))
 	breaker := crew.NewBreaker(crew.BreakerConfig{
 		FailureThreshold:    5,
 		ResetTimeout:        200 * time.Millisecond,
 		HalfOpenMaxRequests: 2,
 		OnStateChange: func(from, to crew.CircuitState) {
-			fmt.Printf("%6v  breaker %v -> %v\n", time.Since(t0).Round(10*time.Millisecond), from, to)
+			// Changes on several goroutines reach it at once: one line at a time.
+			outMu.Lock()
+			defer outMu.Unlock()
+			fmt.Fprintf(out, "%7v  breaker %v -> %v\n", time.Since(t0).Round(10*time.Millisecond), from, to)
 		},
 	})
 	pool := crew.Chain(crew.NewPool[string](8), limiter, breaker)
@@ -67,7 +114,7 @@ func main() {
 	}
 
 	var clients sync.WaitGroup
-	for range 4 {
+	for range cfg.clients {
 		clients.Go(func() {
 			tick := time.NewTicker(5 * time.Millisecond)
 			defer tick.Stop()
@@ -85,14 +132,19 @@ func main() {
 		})
 	}
 	clients.Wait()
-	_ = pool.Close(context.Background())
+	if err := pool.Close(context.Background()); err != nil {
+		return err
+	}
 
-	fmt.Println()
-	fmt.Println("   time     ok  failed  shed:ratelimit  shed:breaker")
+	fmt.Fprintln(out)
+	fmt.Fprintln(out, "requests by outcome, per 200ms:")
+	fmt.Fprintln(out, "   from     ok  failed  shed by ratelimit  shed by breaker")
 	for i, s := range slots {
-		fmt.Printf("%4d ms  %5d  %6d  %14d  %12d\n", i*int(slot/time.Millisecond), s.ok, s.failed, s.limited, s.open)
+		fmt.Fprintf(out, "%4d ms  %5d  %6d  %17d  %15d\n",
+			i*int(slot/time.Millisecond), s.ok, s.failed, s.limited, s.open)
 	}
 	st := pool.Stats()
-	fmt.Printf("pool: %d submitted, %d completed (%d failed), %d rejected at Submit\n",
+	fmt.Fprintf(out, "pool: %d submitted, %d completed (%d failed), %d refused at Submit\n",
 		st.Submitted, st.Completed, st.Failed, st.Rejected)
+	return nil
 }

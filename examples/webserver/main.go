@@ -7,6 +7,7 @@
 //	go run ./examples/webserver                      # serve on 127.0.0.1:8080
 //	go run ./examples/webserver -load 10s            # and load it, with a live status line
 //	curl -H 'X-Tier: premium' localhost:8080/pay
+//	curl localhost:8080/metrics
 package main
 
 import (
@@ -20,22 +21,44 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"sort"
-	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/crew-go/crew"
 )
 
+// config is what the flags set.
+type config struct {
+	addr string
+	load time.Duration
+}
+
+// flags registers the flags on fs, with their defaults and the usage.
+func (c *config) flags(fs *flag.FlagSet) {
+	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "listen address")
+	fs.DurationVar(&c.load, "load", 0,
+		"run an in-process load generator for this long, then exit (default: serve until ^C)")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), `Usage: go run ./examples/webserver [flags]
+
+A real HTTP server with crew in front of two simulated downstreams: /search
+behind a rate limiter and a bounded pool, /pay behind a breaker and a
+priority pool (header X-Tier: premium goes first); /metrics in the
+Prometheus text format.
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+}
+
 func main() {
-	addr := flag.String("addr", "127.0.0.1:8080", "listen address")
-	load := flag.Duration("load", 0, "run an in-process load generator for this long, then exit")
+	var cfg config
+	cfg.flags(flag.CommandLine)
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, *addr, *load, os.Stdout); err != nil {
+	if err := run(ctx, cfg.addr, cfg.load, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "webserver:", err)
 		os.Exit(1)
 	}
@@ -113,7 +136,7 @@ func (a *app) routes() http.Handler {
 			}
 			return 0
 		})))
-	mux.HandleFunc("/metrics", a.metrics)
+	mux.Handle("/metrics", a.metrics())
 	return mux
 }
 
@@ -134,6 +157,9 @@ func searchHandler(w http.ResponseWriter, r *http.Request) {
 // job, so the breaker in front of the pay pool sees it.
 func (a *app) payHandler(w http.ResponseWriter, r *http.Request) {
 	if err := a.flaky.call(r.Context()); err != nil {
+		if r.Context().Err() != nil {
+			return // the client is gone: nobody to answer, and no fault of the service
+		}
 		http.Error(w, err.Error(), http.StatusBadGateway)
 		return
 	}
@@ -153,116 +179,4 @@ func (f *flakyService) call(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-}
-
-// metrics writes every pool's Stats in the Prometheus text format.
-func (a *app) metrics(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-	pools := map[string]crew.Stats{"search": a.search.Stats(), "pay": a.pay.Stats()}
-	names := []string{"pay", "search"}
-	gauge := func(name, help string, v func(crew.Stats) float64, kind string) {
-		fmt.Fprintf(w, "# HELP crew_%s %s\n# TYPE crew_%s %s\n", name, help, name, kind)
-		for _, p := range names {
-			fmt.Fprintf(w, "crew_%s{pool=%q} %g\n", name, p, v(pools[p]))
-		}
-	}
-	gauge("workers", "Worker goroutines alive.", func(s crew.Stats) float64 { return float64(s.Workers) }, "gauge")
-	gauge("busy", "Workers running a job.", func(s crew.Stats) float64 { return float64(s.Busy) }, "gauge")
-	gauge("queued", "Accepted jobs not started yet.", func(s crew.Stats) float64 { return float64(s.Queued) }, "gauge")
-	gauge("submitted_total", "Submit calls that accepted a job.", func(s crew.Stats) float64 { return float64(s.Submitted) }, "counter")
-	gauge("rejected_total", "Submit calls that returned an error.", func(s crew.Stats) float64 { return float64(s.Rejected) }, "counter")
-	gauge("completed_total", "Jobs that ran to the end.", func(s crew.Stats) float64 { return float64(s.Completed) }, "counter")
-	gauge("failed_total", "Completed jobs that failed or panicked.", func(s crew.Stats) float64 { return float64(s.Failed) }, "counter")
-	gauge("canceled_total", "Accepted jobs that never ran.", func(s crew.Stats) float64 { return float64(s.Canceled) }, "counter")
-	fmt.Fprintf(w, "# HELP crew_breaker_state Circuit state: 0 closed, 1 open, 2 half-open.\n# TYPE crew_breaker_state gauge\ncrew_breaker_state{breaker=\"pay\"} %d\n", a.breaker.State())
-}
-
-// generate loads both routes from 32 clients until ctx ends, printing a
-// status line every half second (in place on a terminal).
-func generate(ctx context.Context, base string, a *app, out io.Writer) {
-	client := &http.Client{
-		Timeout:   2 * time.Second,
-		Transport: &http.Transport{MaxIdleConnsPerHost: 64}, // one connection per client, reused
-	}
-	defer client.CloseIdleConnections()
-	var mu sync.Mutex
-	codes := map[string]int{}
-	var wg sync.WaitGroup
-	for i := range 32 {
-		wg.Go(func() {
-			for ctx.Err() == nil {
-				path := "/search"
-				if i%2 == 1 {
-					path = "/pay"
-				}
-				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
-				if i%4 == 1 {
-					req.Header.Set("X-Tier", "premium")
-				}
-				resp, err := client.Do(req)
-				key := path + " err"
-				if err == nil {
-					io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					key = fmt.Sprintf("%s %d", path, resp.StatusCode)
-					if resp.StatusCode != http.StatusOK {
-						time.Sleep(20 * time.Millisecond) // a refused client backs off a little
-					}
-				} else if ctx.Err() != nil {
-					return
-				}
-				mu.Lock()
-				codes[key]++
-				mu.Unlock()
-			}
-		})
-	}
-	tick := time.NewTicker(500 * time.Millisecond)
-	defer tick.Stop()
-	live := isTerminal(out)
-	start := time.Now()
-	for done := false; !done; {
-		select {
-		case <-ctx.Done():
-			done = true
-		case <-tick.C:
-		}
-		mu.Lock()
-		line := statusLine(codes, time.Since(start), a)
-		mu.Unlock()
-		if live {
-			fmt.Fprintf(out, "\r\033[K%s", line)
-		} else {
-			fmt.Fprintln(out, line)
-		}
-	}
-	wg.Wait()
-	if live {
-		fmt.Fprintln(out)
-	}
-}
-
-func statusLine(codes map[string]int, elapsed time.Duration, a *app) string {
-	var keys []string
-	total := 0
-	for k, v := range codes {
-		keys = append(keys, k)
-		total += v
-	}
-	sort.Strings(keys)
-	var parts []string
-	for _, k := range keys {
-		parts = append(parts, fmt.Sprintf("%s:%d", k, codes[k]))
-	}
-	return fmt.Sprintf("%5.1fs %6.0f req/s breaker=%v changes=%d | %s",
-		elapsed.Seconds(), float64(total)/elapsed.Seconds(), a.breaker.State(), a.changes.Load(), strings.Join(parts, " "))
-}
-
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

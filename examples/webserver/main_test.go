@@ -3,14 +3,19 @@ package main
 import (
 	"bytes"
 	"context"
+	"flag"
 	"io"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/crew-go/crew/examples/internal/exampletest"
 )
 
 func TestMain(m *testing.M) {
@@ -64,10 +69,22 @@ func TestLoadGenerator(t *testing.T) {
 		t.Skip("runs the load generator for a second")
 	}
 	var out syncBuffer
-	require.NoError(t, run(context.Background(), "127.0.0.1:0", 1_000_000_000, &out))
-	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	require.GreaterOrEqual(t, len(lines), 2)
-	require.Contains(t, lines[len(lines)-1], "/search 200:")
+	require.NoError(t, run(context.Background(), "127.0.0.1:0", time.Second, &out))
+	got := out.String()
+	exampletest.AssertReadable(t, got)
+	assert.Regexp(t, `(?m)^  0\.5s  search 200:\d+`, got, "a status line")
+	assert.Regexp(t, `(?m)^  /search  200:\d+`, got, "the totals")
+	assert.Regexp(t, `(?m)^  /pay     200:\d+`, got)
+	assert.Regexp(t, `(?m)^  breaker  \d+ state changes, \S+ now$`, got)
+}
+
+func TestWebserverUsage(t *testing.T) {
+	var cfg config
+	fs := flag.NewFlagSet("webserver", flag.ContinueOnError)
+	cfg.flags(fs)
+	exampletest.AssertUsage(t, fs, "webserver")
+	require.NoError(t, fs.Parse([]string{"-load", "2s"}))
+	assert.Equal(t, config{addr: "127.0.0.1:8080", load: 2 * time.Second}, cfg)
 }
 
 // waitForAddr reads the server's first line to learn its address.
