@@ -158,7 +158,7 @@ type jobSpec[T any] struct {
 	fut     *Future[T]    // the Future to resolve (a later attempt's); nil: a new one
 	noFut   bool          // fire and forget (Go): no Future at all
 	retry   *retryPool[T] // the Retry the job is an attempt of; nil if none
-	attempt int           // under Retry, which attempt this is, from 1
+	tries   tries         // under Retry, this attempt's place in the job's history
 	// abort, when closed, ends a wait for room with ErrClosed: the Retry
 	// this first attempt is for is closing.
 	abort <-chan struct{}
@@ -222,7 +222,7 @@ func (e *engine[T]) accept(ctx context.Context, job Job[T], spec *jobSpec[T], ti
 		}
 		if spec.retry != nil {
 			x := t.extra()
-			x.retry, x.attempt = spec.retry, spec.attempt
+			x.retry, x.tries = spec.retry, spec.tries
 		}
 		abort = spec.abort
 	}

@@ -17,13 +17,18 @@ import (
 // it, so changing a RetryPolicy later changes no pool.
 type RetryPolicy struct {
 	// MaxAttempts is the number of attempts in all, the first included
-	// (default 3; 1 means no retry).
+	// (default 3; 1 means no retry). An attempt that a guard refused (an
+	// open breaker, a token that would come too late) counts: leave room
+	// for refusals in front of an outage, and let the ctx's deadline be
+	// the real bound.
 	MaxAttempts int
 
 	// BaseDelay is the back-off before the second attempt (default 100ms).
-	// It doubles for every further attempt, up to MaxDelay, and each wait
-	// is drawn at random from its upper half (jitter), so jobs that failed
-	// together do not come back together.
+	// It doubles for every further attempt that ran, up to MaxDelay, and
+	// each wait is drawn at random from its upper half (jitter), so jobs
+	// that failed together do not come back together. An attempt that a
+	// guard refused waits its RetryAfter instead and does not lengthen the
+	// back-off.
 	BaseDelay time.Duration
 
 	// MaxDelay caps one back-off (default 10s). It does not cap a
@@ -37,16 +42,16 @@ type RetryPolicy struct {
 	// *PanicError. It must be safe for concurrent use.
 	Retryable func(error) bool
 
-	// BudgetRatio, when above 0, caps the retries at this share of the
-	// jobs submitted (0.2: one retry for every five jobs), on top of a
-	// reserve of BudgetReserve retries that jobs refill at that rate. A
-	// retry the budget has no room for is not made: the job ends with its
-	// last error. So an outage cannot multiply the load on the downstream
-	// by MaxAttempts, as with Envoy's retry budgets and gRPC's retry
-	// throttling.
+	// BudgetRatio, when above 0, caps the jobs retrying at once at this
+	// share of the jobs live (accepted and not resolved; 0.2: one in five),
+	// but at least BudgetReserve, as Envoy's retry budgets do. A job takes
+	// its room at its first retry and keeps it until it resolves; a job
+	// that finds no room ends with its last error. So an outage, where
+	// every job fails, cannot multiply the load on the downstream by
+	// MaxAttempts.
 	BudgetRatio float64
-	// BudgetReserve is the budget's reserve of retries (default 10, used
-	// only with BudgetRatio).
+	// BudgetReserve is the jobs that may retry at once whatever the share
+	// (default 10, used only with BudgetRatio).
 	BudgetReserve int
 
 	// OnRetry, if set, is called each time a retry is scheduled: attempt is
@@ -187,8 +192,7 @@ func (r *retryPool[T]) Submit(ctx context.Context, job Job[T]) (*Future[T], erro
 		r.rejected.Add(1)
 		return nil, ErrClosed
 	}
-	r.budget.deposit()
-	f, err := r.attempt(ctx, job, nil, 1)
+	f, err := r.attempt(ctx, job, nil, tries{n: 1})
 	if err == nil {
 		r.submitted.Add(1)
 		return f, nil
@@ -197,8 +201,9 @@ func (r *retryPool[T]) Submit(ctx context.Context, job Job[T]) (*Future[T], erro
 	// (guarantee 3), not a failure to retry.
 	retry := false
 	var wait time.Duration
+	tr := tries{n: 1}
 	if !errors.Is(err, ErrQueueFull) {
-		wait, retry, _ = r.again(ctx, 1, err)
+		wait, retry, _ = r.again(ctx, &tr, false, err)
 	}
 	if !retry {
 		r.rejected.Add(1)
@@ -207,7 +212,7 @@ func (r *retryPool[T]) Submit(ctx context.Context, job Job[T]) (*Future[T], erro
 	}
 	f = new(Future[T])
 	r.submitted.Add(1)
-	r.schedule(ctx, job, f, 2, wait)
+	r.schedule(ctx, job, f, tr.next(false), wait)
 	return f, nil
 }
 
@@ -286,6 +291,9 @@ func (r *retryPool[T]) Stats() Stats {
 
 func (r *retryPool[T]) isClosed() bool { return r.state.Load()&1 != 0 }
 
+// live returns the jobs accepted and not resolved.
+func (r *retryPool[T]) live() int64 { return int64(r.state.Load() >> 1) }
+
 // enter counts a new live job, unless Retry is closing.
 func (r *retryPool[T]) enter() bool {
 	if r.state.Add(2)&1 != 0 {
@@ -308,20 +316,20 @@ func (r *retryPool[T]) drain() { r.drainOnce.Do(func() { close(r.drained) }) }
 // makes the Future). A first attempt is new intake: if it waits for room in
 // a crew pool's queue, Close ends the wait with ErrClosed. A later attempt
 // belongs to a job Close lets finish.
-func (r *retryPool[T]) attempt(ctx context.Context, job Job[T], fut *Future[T], n int) (*Future[T], error) {
+func (r *retryPool[T]) attempt(ctx context.Context, job Job[T], fut *Future[T], tr tries) (*Future[T], error) {
 	if r.via != nil {
-		spec := jobSpec[T]{fut: fut, retry: r, attempt: n}
-		if n == 1 {
+		spec := jobSpec[T]{fut: fut, retry: r, tries: tr}
+		if tr.n == 1 {
 			spec.abort = r.closing
 		}
 		return r.via.submitAttempt(ctx, job, spec)
 	}
-	return r.attemptOn(ctx, job, fut, n)
+	return r.attemptOn(ctx, job, fut, tr)
 }
 
 // attemptOn submits an attempt to a Pool crew cannot see into, and waits
 // for it on a goroutine of its own.
-func (r *retryPool[T]) attemptOn(ctx context.Context, job Job[T], fut *Future[T], n int) (*Future[T], error) {
+func (r *retryPool[T]) attemptOn(ctx context.Context, job Job[T], fut *Future[T], tr tries) (*Future[T], error) {
 	ran := new(atomic.Bool)
 	af, err := r.base.Submit(ctx, func(ctx context.Context) (T, error) {
 		ran.Store(true)
@@ -335,7 +343,7 @@ func (r *retryPool[T]) attemptOn(ctx context.Context, job Job[T], fut *Future[T]
 	}
 	go func() {
 		v, err := af.Wait(context.Background()) // base resolves it, also on Close
-		d := delivery[T]{fut: fut, v: v, err: err, kind: foreignKind(ran.Load(), err), retry: r, ctx: ctx, job: job, attempt: n}
+		d := delivery[T]{fut: fut, v: v, err: err, kind: foreignKind(ran.Load(), err), retry: r, ctx: ctx, job: job, tries: tr}
 		d.deliver()
 	}()
 	return fut, nil
@@ -346,21 +354,24 @@ func (r *retryPool[T]) attemptOn(ctx context.Context, job Job[T], fut *Future[T]
 // hold no lock then.
 func (r *retryPool[T]) outcome(d *delivery[T]) {
 	if d.err == nil {
-		r.resolve(d.fut, d.v, nil, d.kind)
+		r.resolve(d.fut, d.v, nil, d.kind, d.tries)
 		return
 	}
-	wait, retry, err := r.again(d.ctx, d.attempt, d.err)
+	wait, retry, err := r.again(d.ctx, &d.tries, d.kind.ran(), d.err)
 	if !retry {
 		var zero T
-		r.resolve(d.fut, zero, err, d.kind)
+		r.resolve(d.fut, zero, err, d.kind, d.tries)
 		return
 	}
-	r.schedule(d.ctx, d.job, d.fut, d.attempt+1, wait)
+	r.schedule(d.ctx, d.job, d.fut, d.tries.next(d.kind.ran()), wait)
 }
 
 // resolve counts a job by its final outcome, resolves its Future, and
 // counts it out.
-func (r *retryPool[T]) resolve(fut *Future[T], v T, err error, k outcome) {
+func (r *retryPool[T]) resolve(fut *Future[T], v T, err error, k outcome, tr tries) {
+	if tr.retrying {
+		r.budget.done()
+	}
 	switch {
 	case k.ran():
 		r.completed.Add(1)

@@ -292,12 +292,18 @@ func TestRetryCtxEndingBetweenAttemptsResolvesAtOnce(t *testing.T) {
 	})
 }
 
+// TestRetryBudgetCapsRetries: at most BudgetRatio of the live jobs (and
+// at least BudgetReserve) retry at once; the others end with their error.
 func TestRetryBudgetCapsRetries(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var retries atomic.Int32
+		var retries atomic.Int32 // jobs that began retrying
 		p := crew.Retry(crew.NewPool[int](4), crew.RetryPolicy{
 			MaxAttempts: 5, BudgetRatio: 0.1, BudgetReserve: 3,
-			OnRetry: func(int, error, time.Duration) { retries.Add(1) },
+			OnRetry: func(attempt int, _ error, _ time.Duration) {
+				if attempt == 2 {
+					retries.Add(1)
+				}
+			},
 		})
 		var futs []*crew.Future[int]
 		for range 100 {
@@ -309,8 +315,8 @@ func TestRetryBudgetCapsRetries(t *testing.T) {
 			_, err := f.Wait(context.Background())
 			require.ErrorIs(t, err, errFlaky)
 		}
-		assert.LessOrEqual(t, retries.Load(), int32(3+10), "the reserve plus a tenth of 100 jobs")
-		assert.GreaterOrEqual(t, retries.Load(), int32(3))
+		assert.LessOrEqual(t, retries.Load(), int32(10), "a tenth of the 100 jobs live at most")
+		assert.GreaterOrEqual(t, retries.Load(), int32(3), "the reserve at least")
 		require.NoError(t, p.Close(context.Background()))
 	})
 }
@@ -488,4 +494,44 @@ func TestWithRunTimeoutBadInput(t *testing.T) {
 		func() { crew.WithRunTimeout(context.Background(), 0) })
 	assert.Panics(t, func() { crew.WithRunTimeout(context.Background(), -time.Second) })
 	assert.Panics(t, func() { crew.WithRunTimeout(nilCtx, time.Second) })
+}
+
+// refuseFirst refuses the first n jobs at Start, with no RetryAfter.
+type refuseFirst struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (g *refuseFirst) Admit(context.Context) (crew.Ticket, error) { return 0, nil }
+func (g *refuseFirst) Start(context.Context, crew.Ticket) (crew.Ticket, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.n > 0 {
+		g.n--
+		return 0, &crew.RejectedError{Guard: "first", Err: crew.ErrCircuitOpen}
+	}
+	return 0, nil
+}
+func (g *refuseFirst) Done(crew.Ticket, error, time.Duration) {}
+func (g *refuseFirst) Abandon(crew.Ticket)                    {}
+
+// TestRetryRefusalsDoNotLengthenTheBackoff: attempts a guard refused did
+// not run, and the back-off doubles only for attempts that ran.
+func TestRetryRefusalsDoNotLengthenTheBackoff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var waits []time.Duration
+		p := crew.Retry(crew.Chain(crew.NewPool[int](1), &refuseFirst{n: 3}), crew.RetryPolicy{
+			MaxAttempts: 6, BaseDelay: 100 * time.Millisecond,
+			OnRetry: func(_ int, _ error, wait time.Duration) { waits = append(waits, wait) },
+		})
+		fl := newFlaky(1, errFlaky)
+		v, err := crew.Do(context.Background(), p, fl.job)
+		require.NoError(t, err)
+		assert.Equal(t, 2, v, "refused three times, failed once, then succeeded")
+		require.Len(t, waits, 4)
+		for _, w := range waits {
+			assert.LessOrEqual(t, w, 100*time.Millisecond, "no doubling: only one attempt that ran failed")
+		}
+		require.NoError(t, p.Close(context.Background()))
+	})
 }

@@ -13,15 +13,32 @@ import (
 
 // Deciding on a retry, and waiting for it.
 
-// again decides whether attempt n of a job, which failed with err, is
-// followed by another, and after what wait. It calls the policy's
+// tries is a Retry job's history, carried from attempt to attempt.
+type tries struct {
+	n        int  // this attempt's number, from 1
+	ran      int  // attempts before this one that ran (reached the job)
+	retrying bool // counted in the budget's retries (see retryBudget)
+}
+
+// next is the history of the attempt after t, which ran or not.
+func (t tries) next(ran bool) tries {
+	t.n++
+	if ran {
+		t.ran++
+	}
+	return t
+}
+
+// again decides whether the attempt tr of a job, which failed with err
+// (having run, or not), is followed by another, and after what wait. It calls the policy's
 // Retryable and OnRetry; a panic in either ends the job with the
-// *PanicError, returned as final.
-func (r *retryPool[T]) again(ctx context.Context, n int, err error) (wait time.Duration, retry bool, final error) {
+// *PanicError, returned as final. It takes the budget's room for the job's
+// first retry, and notes that in tr.
+func (r *retryPool[T]) again(ctx context.Context, tr *tries, ran bool, err error) (wait time.Duration, retry bool, final error) {
 	final = err
 	defer catch(&final) // a panic in a callback: retry stays false
 	p := &r.policy
-	if n >= p.MaxAttempts || ctx.Err() != nil || errors.Is(err, ErrClosed) || r.closedHard() {
+	if tr.n >= p.MaxAttempts || ctx.Err() != nil || errors.Is(err, ErrClosed) || r.closedHard() {
 		return 0, false, err
 	}
 	if p.Retryable != nil {
@@ -31,29 +48,34 @@ func (r *retryPool[T]) again(ctx context.Context, n int, err error) (wait time.D
 	} else if _, panicked := errors.AsType[*PanicError](err); panicked {
 		return 0, false, err
 	}
-	wait = r.waitFor(n, err)
+	wait = r.waitFor(tr.next(ran).ran, err)
 	if dl, ok := ctx.Deadline(); ok && !time.Now().Add(wait).Before(dl) {
 		return 0, false, err // the next attempt could not start in time
 	}
-	if !r.budget.withdraw() {
-		return 0, false, err
+	if !tr.retrying {
+		if !r.budget.take(r.live()) {
+			return 0, false, err
+		}
+		tr.retrying = true
 	}
 	if p.OnRetry != nil {
-		p.OnRetry(n+1, err, wait)
+		p.OnRetry(tr.n+1, err, wait)
 	}
 	return wait, true, err
 }
 
-// waitFor is the wait before the attempt after attempt n, which failed
-// with err: at least err's RetryAfter, with up to a tenth more of jitter;
-// else the back-off, BaseDelay doubled per attempt up to MaxDelay, drawn
-// from its upper half.
-func (r *retryPool[T]) waitFor(n int, err error) time.Duration {
+// waitFor is the wait before the next attempt of a job whose last attempt
+// failed with err, ran attempts having run so far: at least err's
+// RetryAfter, with up to a tenth more of jitter; else the back-off,
+// BaseDelay doubled for every attempt that ran after the first, up to
+// MaxDelay, drawn from its upper half. An attempt a guard refused (it did
+// not run) says when to come back and does not lengthen the back-off.
+func (r *retryPool[T]) waitFor(ran int, err error) time.Duration {
 	if after := retryAfter(err); after > 0 {
 		return after + jitter(after/10)
 	}
 	d := r.policy.BaseDelay
-	for i := 1; i < n && d < r.policy.MaxDelay; i++ {
+	for i := 1; i < ran && d < r.policy.MaxDelay; i++ {
 		d = min(d, math.MaxInt64/2) * 2
 	}
 	d = min(d, r.policy.MaxDelay)
@@ -92,23 +114,24 @@ type retryAfterer interface {
 type retryWait[T any] struct {
 	list.Links[retryWait[T]] // the Retry's waits; the first field, where the list finds it
 
-	r       *retryPool[T]
-	ctx     context.Context
-	job     Job[T]
-	fut     *Future[T]
-	attempt int         // the attempt to make
-	timer   *time.Timer // fires when the wait is over
-	stop    func() bool // stops the ctx watcher; nil when ctx cannot end
+	r     *retryPool[T]
+	ctx   context.Context
+	job   Job[T]
+	fut   *Future[T]
+	tries tries       // the attempt to make
+	timer *time.Timer // fires when the wait is over
+	stop  func() bool // stops the ctx watcher; nil when ctx cannot end
 }
 
-// schedule makes attempt n of job once wait has passed, resolving into fut.
-func (r *retryPool[T]) schedule(ctx context.Context, job Job[T], fut *Future[T], n int, wait time.Duration) {
-	w := &retryWait[T]{r: r, ctx: ctx, job: job, fut: fut, attempt: n}
+// schedule makes the attempt tr of job once wait has passed, resolving
+// into fut.
+func (r *retryPool[T]) schedule(ctx context.Context, job Job[T], fut *Future[T], tr tries, wait time.Duration) {
+	w := &retryWait[T]{r: r, ctx: ctx, job: job, fut: fut, tries: tr}
 	r.waitsMu.Lock()
 	if r.gaveUp {
 		r.waitsMu.Unlock()
 		var zero T
-		r.resolve(fut, zero, ErrClosed, outcomeCanceled)
+		r.resolve(fut, zero, ErrClosed, outcomeCanceled, tr)
 		return
 	}
 	r.waits.PushBack(w)
@@ -137,8 +160,8 @@ func (w *retryWait[T]) fire() {
 		w.stop()
 	}
 	r := w.r
-	if _, err := r.attempt(w.ctx, w.job, w.fut, w.attempt); err != nil {
-		d := delivery[T]{fut: w.fut, err: err, kind: outcomeCanceled, retry: r, ctx: w.ctx, job: w.job, attempt: w.attempt}
+	if _, err := r.attempt(w.ctx, w.job, w.fut, w.tries); err != nil {
+		d := delivery[T]{fut: w.fut, err: err, kind: outcomeCanceled, retry: r, ctx: w.ctx, job: w.job, tries: w.tries}
 		d.deliver() // refused at Submit: attempt n failed
 	}
 }
@@ -150,7 +173,7 @@ func (w *retryWait[T]) canceled() {
 	}
 	w.timer.Stop()
 	var zero T
-	w.r.resolve(w.fut, zero, w.ctx.Err(), outcomeCanceled)
+	w.r.resolve(w.fut, zero, w.ctx.Err(), outcomeCanceled, w.tries)
 }
 
 // giveUp is Close's deadline path: no retry is scheduled any more, and the
@@ -171,7 +194,7 @@ func (r *retryPool[T]) giveUp(err error) {
 		if w.stop != nil {
 			w.stop()
 		}
-		r.resolve(w.fut, zero, ErrClosed, outcomeCanceled)
+		r.resolve(w.fut, zero, ErrClosed, outcomeCanceled, w.tries)
 	}
 }
 
@@ -181,46 +204,42 @@ func (r *retryPool[T]) closedHard() bool {
 	return r.gaveUp
 }
 
-// retryBudget caps retries at a share of the jobs submitted: a bucket of
-// retry tokens (in thousandths) that each job fills by the ratio and each
-// retry empties by one, up to the reserve. Zero: no budget.
+// retryBudget caps the jobs retrying at once at a share of the jobs live
+// (accepted and not resolved), as Envoy's retry budgets do: a job takes
+// its room at its first retry and gives it back when it resolves. So an
+// outage, where every job fails, turns at most that share of the jobs into
+// retries, and the rest end with their errors at once. Zero: no budget.
 type retryBudget struct {
-	milli    atomic.Int64 // tokens now, in thousandths
-	perJob   int64        // thousandths a job adds; 0: no budget
-	capMilli int64        // the reserve, in thousandths
+	ratio    float64
+	reserve  int64
+	retrying atomic.Int64 // jobs that took room and have not resolved
 }
 
 func (b *retryBudget) init(ratio float64, reserve int) {
-	b.perJob = max(int64(math.Round(ratio*1000)), 1)
-	b.capMilli = int64(min(reserve, math.MaxInt64/1000)) * 1000
-	b.milli.Store(b.capMilli)
+	b.ratio, b.reserve = ratio, int64(reserve)
 }
 
-// deposit adds one job's share, up to the reserve.
-func (b *retryBudget) deposit() {
-	if b.perJob == 0 {
-		return
-	}
-	for {
-		m := b.milli.Load()
-		if m >= b.capMilli || b.milli.CompareAndSwap(m, min(m+b.perJob, b.capMilli)) {
-			return
-		}
-	}
-}
-
-// withdraw takes a retry token, and reports false if there is none.
-func (b *retryBudget) withdraw() bool {
-	if b.perJob == 0 {
+// take takes room for one more retrying job, with live jobs in all, and
+// reports false if there is none.
+func (b *retryBudget) take(live int64) bool {
+	if b.ratio == 0 {
 		return true
 	}
+	allowed := max(b.reserve, int64(b.ratio*float64(live)))
 	for {
-		m := b.milli.Load()
-		if m < 1000 {
+		n := b.retrying.Load()
+		if n >= allowed {
 			return false
 		}
-		if b.milli.CompareAndSwap(m, m-1000) {
+		if b.retrying.CompareAndSwap(n, n+1) {
 			return true
 		}
+	}
+}
+
+// done gives back a retrying job's room.
+func (b *retryBudget) done() {
+	if b.ratio != 0 {
+		b.retrying.Add(-1)
 	}
 }

@@ -37,7 +37,7 @@ type taskExtra[T any] struct {
 	stop    func() bool   // stops the ctx watcher; nil when ctx cannot end
 	adm     admission     // the Chain's guards and their Admit tickets; no guards if none
 	retry   *retryPool[T] // the Retry the job is an attempt of; nil if none
-	attempt int           // under Retry, which attempt this is, from 1
+	tries   tries         // under Retry, this attempt's place in the job's history
 
 	// state is a watched job's place: queued, then taken by a worker or
 	// gone (its ctx watcher, an eviction or Close took it out); whoever
@@ -94,7 +94,7 @@ func (t *task[T]) guards() *admission {
 func (t *task[T]) outcome(v T, err error, k outcome) delivery[T] {
 	d := delivery[T]{fut: t.fut, v: v, err: err, kind: k}
 	if t.x != nil && t.x.retry != nil {
-		d.retry, d.ctx, d.job, d.attempt = t.x.retry, t.ctx, t.job, t.x.attempt
+		d.retry, d.ctx, d.job, d.tries = t.x.retry, t.ctx, t.job, t.x.tries
 	}
 	return d
 }
@@ -110,10 +110,10 @@ type delivery[T any] struct {
 	kind outcome
 
 	// Under Retry: the Retry, and what it needs to try again.
-	retry   *retryPool[T]
-	ctx     context.Context
-	job     Job[T]
-	attempt int
+	retry *retryPool[T]
+	ctx   context.Context
+	job   Job[T]
+	tries tries
 }
 
 // deliver resolves d's Future, or hands d to its Retry, and clears d. It
