@@ -14,6 +14,19 @@ import (
 // gone a few seconds after it.
 const DefaultIdleTimeout = 10 * time.Second
 
+// MaxMinWorkers is the most workers an adaptive pool may be asked to keep
+// alive at all times: they start at once, each a goroutine with its stack.
+// maxWorkers has no such bound; math.MaxInt means no bound.
+const MaxMinWorkers = 1 << 20
+
+// checkBounds panics, for the function named, on bounds no pool can have.
+func checkBounds(fn string, minWorkers, maxWorkers int) {
+	if minWorkers < 0 || minWorkers > MaxMinWorkers || maxWorkers < 1 || maxWorkers < minWorkers {
+		panic(fmt.Sprintf("crew: %s(%d, %d): need 0 <= minWorkers <= maxWorkers, maxWorkers >= 1 and minWorkers <= MaxMinWorkers",
+			fn, minWorkers, maxWorkers))
+	}
+}
+
 // AdaptivePool is a first-in-first-out pool whose worker count follows the
 // load: it keeps minWorkers alive, starts a worker at once for a job that
 // finds none idle (up to its limit), and retires workers that stay idle for
@@ -43,13 +56,11 @@ type AdaptivePool[T any] struct {
 // ignored).
 //
 // NewAdaptivePool panics if an option does not apply (see Option), or if
-// minWorkers < 0, maxWorkers < 1 or
+// minWorkers < 0, minWorkers > MaxMinWorkers (they start at once),
+// maxWorkers < 1 or
 // maxWorkers < minWorkers.
 func NewAdaptivePool[T any](minWorkers, maxWorkers int, opts ...Option) *AdaptivePool[T] {
-	if minWorkers < 0 || maxWorkers < 1 || maxWorkers < minWorkers {
-		panic(fmt.Sprintf("crew: NewAdaptivePool(%d, %d): need 0 <= minWorkers <= maxWorkers and maxWorkers >= 1",
-			minWorkers, maxWorkers))
-	}
+	checkBounds("NewAdaptivePool", minWorkers, maxWorkers)
 	c := newConfig("NewAdaptivePool", forAdaptive, opts)
 	var q discipline[T] = newFIFO[T](&c)
 	if c.priority {

@@ -34,13 +34,10 @@ func (p *PriorityPool[T]) Resize(n int) {
 // job). Under WithLimitControl the controller's limit is clamped into the
 // new bounds and moves on from there.
 //
-// Resize panics if minWorkers < 0, maxWorkers < 1 or maxWorkers <
-// minWorkers.
+// Resize panics if minWorkers < 0, minWorkers > MaxMinWorkers,
+// maxWorkers < 1 or maxWorkers < minWorkers.
 func (p *AdaptivePool[T]) Resize(minWorkers, maxWorkers int) {
-	if minWorkers < 0 || maxWorkers < 1 || maxWorkers < minWorkers {
-		panic(fmt.Sprintf("crew: AdaptivePool.Resize(%d, %d): need 0 <= minWorkers <= maxWorkers and maxWorkers >= 1",
-			minWorkers, maxWorkers))
-	}
+	checkBounds("AdaptivePool.Resize", minWorkers, maxWorkers)
 	p.e.resize(minWorkers, maxWorkers)
 }
 
