@@ -154,11 +154,11 @@ type jobSpec[T any] struct {
 	// can stay on the caller's stack); the engine keeps a copy and calls
 	// their Start, Done or Abandon. If submit fails, the caller tells the
 	// guards.
-	guards  *guardList
-	fut     *Future[T]    // the Future to resolve (a later attempt's); nil: a new one
-	noFut   bool          // fire and forget (Go): no Future at all
-	retry   *retryPool[T] // the Retry the job is an attempt of; nil if none
-	tries   tries         // under Retry, this attempt's place in the job's history
+	guards *guardList
+	fut    *Future[T]    // the Future to resolve (a later attempt's); nil: a new one
+	noFut  bool          // fire and forget (Go): no Future at all
+	retry  *retryPool[T] // the Retry the job is an attempt of; nil if none
+	tries  tries         // under Retry, this attempt's place in the job's history
 	// abort, when closed, ends a wait for room with ErrClosed: the Retry
 	// this first attempt is for is closing.
 	abort <-chan struct{}

@@ -270,7 +270,9 @@ func FuzzConstructors(f *testing.F) {
 		dur1, dur2 := time.Duration(d), time.Duration(e)
 		build := []func() crew.Pool[int]{
 			func() crew.Pool[int] { return crew.NewPool[int](n1, crew.WithQueueSize(n2)) },
-			func() crew.Pool[int] { return crew.NewPriorityPool[int](n1, crew.WithQueueSize(n2), crew.WithAging(dur1)) },
+			func() crew.Pool[int] {
+				return crew.NewPriorityPool[int](n1, crew.WithQueueSize(n2), crew.WithAging(dur1))
+			},
 			func() crew.Pool[int] { return crew.NewAdaptivePool[int](n3, n1, crew.WithIdleTimeout(dur1)) },
 			func() crew.Pool[int] {
 				return crew.NewAdaptivePool[int](n3, n1, crew.WithLimitControl(crew.LimitConfig{

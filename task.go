@@ -34,10 +34,10 @@ type task[T any] struct {
 // whoever delivers its outcome; state and waited are atomics, which those
 // who race for the job (its worker, its ctx watcher, Close) settle with.
 type taskExtra[T any] struct {
-	stop    func() bool   // stops the ctx watcher; nil when ctx cannot end
-	adm     admission     // the Chain's guards and their Admit tickets; no guards if none
-	retry   *retryPool[T] // the Retry the job is an attempt of; nil if none
-	tries   tries         // under Retry, this attempt's place in the job's history
+	stop  func() bool   // stops the ctx watcher; nil when ctx cannot end
+	adm   admission     // the Chain's guards and their Admit tickets; no guards if none
+	retry *retryPool[T] // the Retry the job is an attempt of; nil if none
+	tries tries         // under Retry, this attempt's place in the job's history
 
 	// state is a watched job's place: queued, then taken by a worker or
 	// gone (its ctx watcher, an eviction or Close took it out); whoever
