@@ -191,14 +191,19 @@
 // waits for room allocates nothing more once the pool is warm. Waiting on
 // a Future allocates its channel on first use.
 //
-// The engine takes its lock once to accept a job and once to take it (the
-// worker takes its next job in the same hold that accounts for the last).
+// A Submit takes no pool-wide lock: it reserves its place with one atomic
+// add and pushes its job into the queue under the queue's own lock, held
+// for a few instructions; a worker takes its next job in one hold of that
+// lock and counts the last in counters of its own. The pool's mutex is
+// only for parking and waking workers, starting and retiring them, blocked
+// Submits and Close. [Go] submits without a Future and allocates nothing.
 // The priority queue costs O(log L) per operation for L non-empty priority
 // levels and reads the clock once per Submit, outside the lock. An adaptive
 // pool costs what NewPool costs; its limit control adds two clock readings
-// per job. Chain adds each guard's own cost and no allocation. Retry adds
-// nothing to an attempt that succeeds; a retry allocates its timer. An
-// Observer adds two clock readings per job. benchmarks/README.md has the
+// and a lock per job. Chain adds each guard's own cost and no allocation.
+// Retry adds nothing to an attempt that succeeds; a retry allocates its
+// timer. An Observer adds two clock readings per job. benchmarks/README.md
+// has the
 // figures, measured beside ants, pond, workerpool, conc, errgroup,
 // gobreaker, failsafe-go and x/time/rate, with the commands that reproduce
 // them.
@@ -211,9 +216,12 @@
 //   - The lifecycle (lifecycle.go), shared with the Batcher: intake (open,
 //     closing, done), the line of Submits blocked for room, Close and its
 //     giving up, the counters behind Stats.
-//   - A queue discipline: internal/queue's FIFO or Priority (levels under a
-//     heap, aging by key arithmetic), holding the engine's job records,
-//     which embed their links (internal/list), so no queue allocates.
+//   - The queue (queue.go): a discipline of internal/queue, FIFO or
+//     Priority (levels under a heap, aging by key arithmetic), holding the
+//     engine's job records, which embed their links (internal/list), with
+//     the free list of records, under a lock of its own.
+//   - The room: one atomic count of the jobs accepted and not finished,
+//     bounded by the queue size plus the worker limit.
 //   - A worker policy: min, max and a limit, an idle timeout, and for
 //     WithLimitControl the controller in internal/limit.
 //   - Guards, run by the worker around the job (compose.go), and Retry
