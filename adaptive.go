@@ -153,7 +153,9 @@ func (p *AdaptivePool[T]) engine() *engine[T] { return p.e }
 
 func (p *AdaptivePool[T]) isClosed() bool { return p.e.closed.Load() }
 
-func (p *AdaptivePool[T]) ownsJob(ctx context.Context) bool { return ctx.Value(nestedKey{p.e}) != nil }
+func (p *AdaptivePool[T]) ownsJob(ctx context.Context) bool {
+	return ctx.Value(nestedKey{&p.e.mark}) != nil
+}
 
 func (p *AdaptivePool[T]) submitAttempt(ctx context.Context, job Job[T], spec jobSpec[T]) (*Future[T], error) {
 	return p.e.submit(ctx, job, &spec)

@@ -197,7 +197,7 @@ func NewBatcher[In, Out any](fn BatchFunc[In, Out], opts ...BatchOption) *Batche
 	b.init(b)
 	// The marker lets Close tell a call from inside a BatchFunc, which must
 	// not wait for its own batch.
-	b.ctx, b.cancel = context.WithCancel(context.WithValue(context.Background(), nestedKey{b}, true))
+	b.ctx, b.cancel = context.WithCancel(context.WithValue(context.Background(), nestedKey{&b.mark}, true))
 	return b
 }
 
@@ -324,7 +324,7 @@ func (b *Batcher[In, Out]) Close(ctx context.Context) error {
 	if ctx == nil {
 		return errNilContextClose
 	}
-	if ctx.Value(nestedKey{b}) != nil { // from a BatchFunc: waiting would wait for its own batch
+	if ctx.Value(nestedKey{&b.mark}) != nil { // from a BatchFunc: waiting would wait for its own batch
 		_ = b.lifecycle.close(ctx, true)
 		return errCloseFromBatch
 	}

@@ -37,6 +37,7 @@ type engine[T any] struct {
 	cap         int       // bound on waiting jobs (WithQueueSize)
 	nonBlocking bool      // WithNonBlocking
 	obs         *Observer // WithObserver; nil: none
+	born        time.Time // when the engine was made; idle times are measured from here
 	stopCtx     context.Context
 	stopCancel  context.CancelFunc // cancels stopCtx: Close gave up, or the pool is done
 	gaveUp      atomic.Bool        // Close gave up: queued jobs are dropped, not run
@@ -118,6 +119,7 @@ func newEngine[T any](d discipline[T], c *config, p workerPolicy) *engine[T] {
 		limit:       p.max,
 		max:         p.max,
 		idleTimeout: p.idleTimeout,
+		born:        time.Now(),
 		ctl:         p.ctl,
 		onScale:     p.onScale,
 	}
@@ -127,7 +129,7 @@ func newEngine[T any](d discipline[T], c *config, p workerPolicy) *engine[T] {
 	e.setBound()
 	e.init(e)
 	e.stopCtx, e.stopCancel = context.WithCancel(context.Background())
-	e.bgCtx = jobContext{Context: e.stopCtx, owner: e}
+	e.bgCtx = jobContext{Context: e.stopCtx, owner: &e.mark}
 	e.mu.Lock()
 	for range p.min {
 		e.startWorkerLocked()
@@ -263,7 +265,7 @@ func (e *engine[T]) acceptFull(ctx context.Context, t *task[T], abort <-chan str
 		e.enqueue(t)
 		return f, nil
 	}
-	if e.nonBlocking || ctx.Value(nestedKey{e}) != nil {
+	if e.nonBlocking || ctx.Value(nestedKey{&e.mark}) != nil {
 		full := e.queueFullLocked(e.waiters.Len())
 		e.mu.Unlock()
 		e.q.recycle(t)

@@ -155,7 +155,7 @@ func (e *engine[T]) close(ctx context.Context) error {
 	if ctx == nil {
 		return errNilContextClose
 	}
-	return e.lifecycle.close(ctx, ctx.Value(nestedKey{e}) != nil)
+	return e.lifecycle.close(ctx, ctx.Value(nestedKey{&e.mark}) != nil)
 }
 
 // stats implements Pool.Stats for every pool.

@@ -203,7 +203,7 @@ func (e *engine[T]) park(w *worker) bool {
 	e.idle.PushFront(w)
 	e.idleN.Add(1)
 	if e.idleTimeout > 0 && e.workers > e.min {
-		w.idleAt = time.Now()
+		w.idleAt = int64(time.Since(e.born))
 		if !w.armed {
 			w.armed = true
 			if w.timer == nil {
@@ -258,7 +258,7 @@ func (e *engine[T]) idleExpired(w *worker) {
 	if !e.idle.Contains(w) || e.workers <= e.min {
 		return // busy (its next park re-arms), or it must stay
 	}
-	if left := e.idleTimeout - time.Since(w.idleAt); left > 0 {
+	if left := e.idleTimeout - (time.Since(e.born) - time.Duration(w.idleAt)); left > 0 {
 		w.armed = true // armed in an earlier idle spell
 		w.timer.Reset(left)
 		return

@@ -16,13 +16,17 @@ import (
 type jobContext struct {
 	context.Context
 	values context.Context // the submitter's ctx when Context is the stop ctx; else nil
-	owner  any             // the engine running the job
+	owner  *ownerMark      // the engine running the job
 }
 
-// nestedKey finds, in a ctx, whether it is a job ctx of owner (an engine,
-// or a Batcher's batch ctx): a Submit with it must not wait for room it
-// would itself free, nor a Close for itself.
-type nestedKey struct{ owner any }
+// nestedKey finds, in a ctx, whether it is a job ctx of an owner (an
+// engine, or a Batcher's batch ctx): a Submit with it must not wait for
+// room it would itself free, nor a Close for itself. It holds a pointer
+// alone, so making it an interface value allocates nothing.
+type nestedKey struct{ owner *ownerMark }
+
+// ownerMark marks a lifecycle's owner: its address tells owners apart.
+type ownerMark struct{ _ byte }
 
 func (c *jobContext) Value(key any) any {
 	if k, ok := key.(nestedKey); ok && k.owner == c.owner {
@@ -69,14 +73,14 @@ func (e *engine[T]) jobContext(w *worker, t *task[T]) context.Context {
 				return jc
 			}
 		}
-		jc := &jobContext{Context: e.stopCtx, values: t.ctx, owner: e}
+		jc := &jobContext{Context: e.stopCtx, values: t.ctx, owner: &e.mark}
 		w.ctxs[w.ctxNext] = jc
 		w.ctxNext = (w.ctxNext + 1) % ctxCacheSize
 		return jc
 	}
 	ctx, cancel := context.WithCancel(t.ctx)
 	w.hold(cancel, e.stopCtx)
-	return &jobContext{Context: ctx, owner: e}
+	return &jobContext{Context: ctx, owner: &e.mark}
 }
 
 // isBackground reports whether ctx is context.Background or TODO: no

@@ -19,8 +19,9 @@ import (
 // the state for readers without mu; the counters are atomic, so the
 // engine's workers count without mu. Nothing here runs user code.
 type lifecycle[E any] struct {
-	mu  sync.Mutex
-	own owner[E]
+	mu   sync.Mutex
+	own  owner[E]
+	mark ownerMark // the owner's mark in its jobs' ctxs (nestedKey)
 
 	state    int   // stateOpen, stateClosing (draining), stateDone
 	hardStop bool  // Close gave up

@@ -109,7 +109,9 @@ func (p *WorkerPool[T]) engine() *engine[T] { return p.e }
 
 func (p *WorkerPool[T]) isClosed() bool { return p.e.closed.Load() }
 
-func (p *WorkerPool[T]) ownsJob(ctx context.Context) bool { return ctx.Value(nestedKey{p.e}) != nil }
+func (p *WorkerPool[T]) ownsJob(ctx context.Context) bool {
+	return ctx.Value(nestedKey{&p.e.mark}) != nil
+}
 
 func (p *WorkerPool[T]) submitAttempt(ctx context.Context, job Job[T], spec jobSpec[T]) (*Future[T], error) {
 	return p.e.submit(ctx, job, &spec)

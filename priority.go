@@ -169,7 +169,9 @@ func (p *PriorityPool[T]) engine() *engine[T] { return p.e }
 
 func (p *PriorityPool[T]) isClosed() bool { return p.e.closed.Load() }
 
-func (p *PriorityPool[T]) ownsJob(ctx context.Context) bool { return ctx.Value(nestedKey{p.e}) != nil }
+func (p *PriorityPool[T]) ownsJob(ctx context.Context) bool {
+	return ctx.Value(nestedKey{&p.e.mark}) != nil
+}
 
 func (p *PriorityPool[T]) submitAttempt(ctx context.Context, job Job[T], spec jobSpec[T]) (*Future[T], error) {
 	return p.e.submit(ctx, job, &spec)

@@ -17,12 +17,14 @@ type worker struct {
 
 	wake    chan struct{} // capacity 1: one wake-up per claim
 	timer   *time.Timer   // idle timeout (time.AfterFunc), created on first use
+	idleAt  int64         // when the worker last parked, with an idle timeout: ns since the engine began
+	index   int           // its place in the engine's list of all workers
 	armed   bool          // timer running
 	expired bool          // woken by the idle timeout, not for work
 	retired bool          // gone while its fired timer's callback still waits for mu
-	idleAt  time.Time     // when the worker last parked, with an idle timeout
-	index   int           // its place in the engine's list of all workers
-	counts  workerCounts  // the jobs it ran, or dropped as it took them
+	// counts sits between fields written only while parking and retiring,
+	// so the writes of another worker's counts share no cache line with it.
+	counts workerCounts // the jobs it ran, or dropped as it took them
 
 	mu     sync.Mutex
 	cancel context.CancelFunc // cancels the running job's ctx; nil when none
@@ -69,13 +71,11 @@ func (w *worker) release() {
 }
 
 // workerCounts are a worker's own counters of the jobs it finished: each
-// worker writes only its own, on a cache line of its own, so that workers
-// do not contend on shared counters; Stats adds them up, and a retiring
-// worker adds its own to the pool's.
+// worker writes only its own, so that workers do not contend on shared
+// counters; Stats adds them up, and a retiring worker adds its own to the
+// pool's.
 type workerCounts struct {
-	_                                    [64]byte
 	completed, failed, canceled, refused atomic.Uint64
-	_                                    [32]byte
 }
 
 // count counts one job that left with outcome k, and returns the number

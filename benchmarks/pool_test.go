@@ -56,6 +56,9 @@ func runWorkload(b *testing.B, l lib, w workload, st *stats) {
 			}
 		}
 		r := l.new(w.workers, task)
+		if st.sampleHeap {
+			warmGoroutines(w.workers)
+		}
 		runtime.GC() // leave the last iteration's garbage out of this one
 		stopSampler := startSampler(st)
 		var m0, m1 runtime.MemStats
@@ -126,6 +129,20 @@ func runWorkload(b *testing.B, l lib, w workload, st *stats) {
 		eff := tasks * float64(st.taskCPU) / (float64(b.Elapsed()) * procs)
 		b.ReportMetric(eff, "efficiency")
 	}
+}
+
+// warmGoroutines starts and ends n goroutines at once, so that the
+// runtime keeps n goroutine records for reuse: whichever library runs
+// first would otherwise pay, in heap, for the records every library after
+// it reuses.
+func warmGoroutines(n int) {
+	var wg sync.WaitGroup
+	release := make(chan struct{})
+	for range n {
+		wg.Go(func() { <-release })
+	}
+	close(release)
+	wg.Wait()
 }
 
 // startSampler samples the heap every millisecond into st until the returned
