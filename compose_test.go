@@ -3,72 +3,15 @@ package crew_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"runtime"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
-	"time"
 
 	"github.com/crew-go/crew"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-// recGuard records the calls crew makes, and refuses when told to.
-type recGuard struct {
-	name       string
-	log        *callLog
-	admitErr   error
-	startErr   error
-	lastErr    error
-	lastTicket crew.Ticket
-}
-
-type callLog struct {
-	mu    sync.Mutex
-	calls []string
-}
-
-func (l *callLog) add(s string) {
-	l.mu.Lock()
-	l.calls = append(l.calls, s)
-	l.mu.Unlock()
-}
-
-func (l *callLog) take() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	c := l.calls
-	l.calls = nil
-	return c
-}
-
-func (g *recGuard) Admit(context.Context) (crew.Ticket, error) {
-	g.log.add(g.name + ".Admit")
-	return 7, g.admitErr
-}
-
-func (g *recGuard) Start(_ context.Context, admitted crew.Ticket) (crew.Ticket, error) {
-	g.log.add(g.name + ".Start")
-	if admitted != 7 {
-		return 0, fmt.Errorf("Start got ticket %d, not Admit's", admitted)
-	}
-	return 42, g.startErr
-}
-
-func (g *recGuard) Done(t crew.Ticket, err error, _ time.Duration) {
-	g.log.add(g.name + ".Done")
-	g.lastTicket, g.lastErr = t, err
-}
-
-func (g *recGuard) Abandon(admitted crew.Ticket) {
-	if admitted != 7 {
-		panic(fmt.Sprintf("Abandon got ticket %d, not Admit's", admitted))
-	}
-	g.log.add(g.name + ".Abandon")
-}
 
 func TestChainGuardProtocol(t *testing.T) {
 	refused := &crew.RejectedError{Guard: "b", Err: errors.New("no")}

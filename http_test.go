@@ -40,14 +40,6 @@ func TestHandlerRunsRequestsOnThePool(t *testing.T) {
 	require.EqualValues(t, 1, p.Stats().Completed)
 }
 
-// refuseGuard refuses every job at Admit with err.
-type refuseGuard struct{ err error }
-
-func (g refuseGuard) Admit(context.Context) (crew.Ticket, error)            { return 0, g.err }
-func (refuseGuard) Start(context.Context, crew.Ticket) (crew.Ticket, error) { return 0, nil }
-func (refuseGuard) Done(crew.Ticket, error, time.Duration)                  {}
-func (refuseGuard) Abandon(crew.Ticket)                                     {}
-
 func TestHandlerMapsRejections(t *testing.T) {
 	tests := []struct {
 		name       string
