@@ -19,50 +19,42 @@ import (
 
 func TestConformanceCloseDrains(t *testing.T) {
 	forEachKind(t, func(t *testing.T, k poolKind) {
-		synctest.Test(t, func(t *testing.T) { closeDrains(t, k) })
+		synctest.Test(t, func(t *testing.T) {
+			p := k.new(1)
+			b := occupy(t, p)
+			var ran atomic.Int32
+			var queued []*crew.Future[int]
+			for range 5 {
+				f, err := p.Submit(context.Background(), func(context.Context) (int, error) {
+					ran.Add(1)
+					return 0, nil
+				})
+				require.NoError(t, err)
+				queued = append(queued, f)
+			}
+			closed := make(chan error, 2)
+			go func() { closed <- p.Close(context.Background()) }()
+			go func() { closed <- p.Close(context.Background()) }()
+			synctest.Wait()
+			// Intake stops at once, while the queued jobs still wait.
+			_, err := p.Submit(context.Background(), value(0))
+			require.ErrorIs(t, err, crew.ErrClosed)
+			require.Equal(t, 5, p.Stats().Queued)
+			require.False(t, received(closed), "Close returned while a job was still running")
+			close(b.release)
+			require.NoError(t, <-closed)
+			require.NoError(t, <-closed)
+			require.EqualValues(t, 5, ran.Load(), "Close must run what was queued")
+			for _, f := range queued {
+				_, err := f.Wait(context.Background())
+				require.NoError(t, err)
+			}
+			require.NoError(t, p.Close(context.Background()), "a later Close returns the first result")
+			s := p.Stats()
+			assert.Equal(t, s.Submitted, s.Completed+s.Canceled)
+			assert.Zero(t, s.Workers)
+		})
 	})
-}
-
-func closeDrains(t *testing.T, k poolKind) {
-	{
-		p := k.new(1)
-		b := occupy(t, p)
-		var ran atomic.Int32
-		var queued []*crew.Future[int]
-		for range 5 {
-			f, err := p.Submit(context.Background(), func(context.Context) (int, error) {
-				ran.Add(1)
-				return 0, nil
-			})
-			require.NoError(t, err)
-			queued = append(queued, f)
-		}
-		closed := make(chan error, 2)
-		go func() { closed <- p.Close(context.Background()) }()
-		go func() { closed <- p.Close(context.Background()) }()
-		synctest.Wait()
-		// Intake stops at once, while the queued jobs still wait.
-		_, err := p.Submit(context.Background(), value(0))
-		require.ErrorIs(t, err, crew.ErrClosed)
-		require.Equal(t, 5, p.Stats().Queued)
-		select {
-		case <-closed:
-			t.Fatal("Close returned while a job was still running")
-		default:
-		}
-		close(b.release)
-		require.NoError(t, <-closed)
-		require.NoError(t, <-closed)
-		require.EqualValues(t, 5, ran.Load(), "Close must run what was queued")
-		for _, f := range queued {
-			_, err := f.Wait(context.Background())
-			require.NoError(t, err)
-		}
-		require.NoError(t, p.Close(context.Background()), "a later Close returns the first result")
-		s := p.Stats()
-		assert.Equal(t, s.Submitted, s.Completed+s.Canceled)
-		assert.Zero(t, s.Workers)
-	}
 }
 
 func TestConformanceCloseGivesUp(t *testing.T) {
@@ -92,11 +84,7 @@ func TestConformanceCloseGivesUp(t *testing.T) {
 			defer cancel()
 			err = p.Close(ctx)
 			require.ErrorIs(t, err, context.DeadlineExceeded)
-			select {
-			case <-stubbornDone: // Close waited for the stubborn job to return
-			default:
-				t.Fatal("Close returned before its running jobs did")
-			}
+			assert.True(t, received(stubbornDone), "Close returned before its running jobs did")
 			for _, f := range queued {
 				_, err := f.Wait(context.Background())
 				require.ErrorIs(t, err, crew.ErrClosed)

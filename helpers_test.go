@@ -97,6 +97,17 @@ func isResolved[T any](f *crew.Future[T]) bool {
 	return ok
 }
 
+// received reports whether a value could be received from ch at once, and
+// takes it: the check that something has not happened (yet), or has.
+func received[T any](ch <-chan T) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
 // assertCrewPanic checks that fn panics with a message that starts with
 // "crew: ", as misuse at construction must.
 func assertCrewPanic(t *testing.T, fn func()) {
