@@ -34,11 +34,7 @@ func TestBatcherBackpressure(t *testing.T) {
 				done <- err
 			}()
 			synctest.Wait()
-			select {
-			case <-done:
-				t.Fatal("Submit did not wait for room")
-			default:
-			}
+			require.False(t, received(done), "Submit did not wait for room")
 			r.gate <- struct{}{} // batch {1,2} ends, {3,4} is cut: room
 			require.NoError(t, <-done)
 			close(r.gate)

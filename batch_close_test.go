@@ -103,10 +103,11 @@ func TestBatcherIdleHasNoGoroutine(t *testing.T) {
 	closeBatcher(t, b)
 }
 
-// TestBatcherCloseFromBatchFunc: a BatchFunc that closes its own Batcher
-// with its batch's ctx gets an error at once instead of waiting for its own
-// batch; intake stops, the batch finishes, and a later Close drains.
-func TestBatcherCloseFromBatchFunc(t *testing.T) {
+// TestBatcherCloseFromBatchFuncReturnsAtOnce: a BatchFunc that closed its
+// own Batcher with its batch's ctx waited for its own batch until that ctx
+// ended. It gets an error at once; intake stops, the batch finishes, and a
+// later Close drains.
+func TestBatcherCloseFromBatchFuncReturnsAtOnce(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var b *crew.Batcher[int, int]
 		closeErr := make(chan error, 1)
@@ -116,9 +117,11 @@ func TestBatcherCloseFromBatchFunc(t *testing.T) {
 			closeErr <- b.Close(c)
 			return items, nil
 		}, crew.WithBatchSize(1))
+		start := time.Now()
 		f, err := b.Submit(context.Background(), 7)
 		require.NoError(t, err)
 		err = <-closeErr
+		assert.Zero(t, time.Since(start), "Close waited for its own batch")
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), "Close called from the Batcher's own BatchFunc")
 		v, err := f.Wait(context.Background())

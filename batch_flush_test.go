@@ -43,11 +43,7 @@ func TestBatcherFlushWaitsForRunningBatch(t *testing.T) {
 		done := make(chan error)
 		go func() { done <- b.Flush(context.Background()) }()
 		synctest.Wait()
-		select {
-		case <-done:
-			t.Fatal("Flush returned while a batch was running")
-		default:
-		}
+		require.False(t, received(done), "Flush returned while a batch was running")
 		r.gate <- struct{}{}
 		r.gate <- struct{}{}
 		require.NoError(t, <-done)

@@ -234,14 +234,7 @@ func TestBatcherConstructorPanics(t *testing.T) {
 		{"nil pool", func() { crew.WithBatchPool(nil) }},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			defer func() {
-				r := recover()
-				require.NotNil(t, r)
-				assert.Regexp(t, "^crew: ", r)
-			}()
-			tt.give()
-		})
+		t.Run(tt.name, func(t *testing.T) { assertCrewPanic(t, tt.give) })
 	}
 	assert.NotPanics(t, func() {
 		b := crew.NewBatcher(fn, nil, crew.WithBatchWait(0), crew.WithBatchTimeout(0))
