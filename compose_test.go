@@ -16,13 +16,13 @@ import (
 func TestChainGuardProtocol(t *testing.T) {
 	refused := &crew.RejectedError{Guard: "b", Err: errors.New("no")}
 	tests := []struct {
-		name      string
-		admitErrB error
-		startErrB error
-		jobErr    error
-		want      []string
-		wantErr   error
-		wantStats crew.Stats
+		name          string
+		giveAdmitErrB error // what guard b's Admit says
+		giveStartErrB error // what guard b's Start says
+		giveJobErr    error // what the job returns
+		want          []string
+		wantErr       error
+		wantStats     crew.Stats
 	}{
 		{
 			name:      "success",
@@ -30,24 +30,24 @@ func TestChainGuardProtocol(t *testing.T) {
 			wantStats: crew.Stats{Submitted: 1, Completed: 1},
 		},
 		{
-			name:      "job error reaches Done",
-			jobErr:    errors.New("job failed"),
-			want:      []string{"a.Admit", "b.Admit", "a.Start", "b.Start", "b.Done", "a.Done"},
-			wantStats: crew.Stats{Submitted: 1, Completed: 1, Failed: 1},
+			name:       "job error reaches Done",
+			giveJobErr: errors.New("job failed"),
+			want:       []string{"a.Admit", "b.Admit", "a.Start", "b.Start", "b.Done", "a.Done"},
+			wantStats:  crew.Stats{Submitted: 1, Completed: 1, Failed: 1},
 		},
 		{
-			name:      "refused at admit",
-			admitErrB: refused,
-			want:      []string{"a.Admit", "b.Admit", "a.Abandon"},
-			wantErr:   refused,
-			wantStats: crew.Stats{Rejected: 1},
+			name:          "refused at admit",
+			giveAdmitErrB: refused,
+			want:          []string{"a.Admit", "b.Admit", "a.Abandon"},
+			wantErr:       refused,
+			wantStats:     crew.Stats{Rejected: 1},
 		},
 		{
-			name:      "refused at start",
-			startErrB: refused,
-			want:      []string{"a.Admit", "b.Admit", "a.Start", "b.Start", "a.Done"},
-			wantErr:   refused,
-			wantStats: crew.Stats{Submitted: 1, Canceled: 1, Refused: 1},
+			name:          "refused at start",
+			giveStartErrB: refused,
+			want:          []string{"a.Admit", "b.Admit", "a.Start", "b.Start", "a.Done"},
+			wantErr:       refused,
+			wantStats:     crew.Stats{Submitted: 1, Canceled: 1, Refused: 1},
 		},
 	}
 	for _, tt := range tests {
@@ -56,7 +56,7 @@ func TestChainGuardProtocol(t *testing.T) {
 				t.Run(k, func(t *testing.T) {
 					log := &callLog{}
 					a := &recGuard{name: "a", log: log}
-					b := &recGuard{name: "b", log: log, admitErr: tt.admitErrB, startErr: tt.startErrB}
+					b := &recGuard{name: "b", log: log, admitErr: tt.giveAdmitErrB, startErr: tt.giveStartErrB}
 					var base crew.Pool[int] = crew.NewPool[int](1)
 					if k == "foreign" {
 						base = foreignPool[int]{base}
@@ -64,27 +64,27 @@ func TestChainGuardProtocol(t *testing.T) {
 					p := crew.Chain(base, a, b)
 					_, err := crew.Do(context.Background(), p, func(context.Context) (int, error) {
 						log.add("job")
-						return 0, tt.jobErr
+						return 0, tt.giveJobErr
 					})
 					if tt.wantErr != nil {
 						require.ErrorIs(t, err, tt.wantErr)
 					} else {
-						require.Equal(t, tt.jobErr, err)
+						require.Equal(t, tt.giveJobErr, err)
 					}
 					require.NoError(t, p.Close(context.Background()))
 					want := tt.want
-					if tt.admitErrB == nil && tt.startErrB == nil {
+					if tt.giveAdmitErrB == nil && tt.giveStartErrB == nil {
 						want = append(want[:4:4], append([]string{"job"}, want[4:]...)...)
 					}
 					require.Equal(t, want, log.take())
-					if tt.admitErrB == nil && tt.startErrB == nil {
+					if tt.giveAdmitErrB == nil && tt.giveStartErrB == nil {
 						assert.Equal(t, crew.Ticket(42), a.lastTicket, "Done gets Start's ticket")
-						assert.Equal(t, tt.jobErr, a.lastErr)
+						assert.Equal(t, tt.giveJobErr, a.lastErr)
 					}
-					if tt.startErrB != nil {
+					if tt.giveStartErrB != nil {
 						assert.ErrorIs(t, a.lastErr, refused, "an outer guard learns of an inner refusal")
 					}
-					if k == "engine" || tt.startErrB == nil {
+					if k == "engine" || tt.giveStartErrB == nil {
 						assert.Equal(t, tt.wantStats, p.Stats())
 					}
 				})

@@ -135,8 +135,7 @@ func TestHandlerUnderLoad(t *testing.T) {
 	for range requests {
 		wg.Go(func() {
 			resp, err := http.Get(srv.URL)
-			if err != nil {
-				t.Error(err)
+			if !assert.NoError(t, err) {
 				return
 			}
 			io.Copy(io.Discard, resp.Body)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,46 +17,32 @@ import (
 )
 
 func TestPoolRunsFirstInFirstOut(t *testing.T) {
-	p := crew.NewPool[int](1)
-	b := occupy(t, p)
-	var order []int
-	var last *crew.Future[int]
-	for i := range 100 {
-		f, err := p.Submit(context.Background(), func(context.Context) (int, error) {
-			order = append(order, i) // one worker: no race
-			return i, nil
-		})
+	p := crew.NewPool[string](1)
+	blk := occupy(t, p)
+	log := &callLog{}
+	want := make([]string, 100)
+	for i := range want {
+		want[i] = strconv.Itoa(i)
+		_, err := p.Submit(context.Background(), log.job(want[i]))
 		require.NoError(t, err)
-		last = f
 	}
-	close(b.release)
-	_, err := last.Wait(context.Background())
-	require.NoError(t, err)
-	for i, v := range order {
-		require.Equal(t, i, v)
-	}
+	close(blk.release)
 	require.NoError(t, p.Close(context.Background()))
+	assert.Equal(t, want, log.take())
 }
 
 func TestPoolStartsWorkersOnDemand(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := crew.NewPool[int](3)
 		assert.Zero(t, p.Stats().Workers, "no goroutine before the first job")
-		var blockers []*blocker
-		for range 5 {
-			b := newBlocker()
-			blockers = append(blockers, b)
-			_, err := p.Submit(context.Background(), b.job)
-			require.NoError(t, err)
-		}
+		blk := newBlocker()
+		submitN(t, p, 5, blk.job)
 		synctest.Wait()
 		s := p.Stats()
 		assert.Equal(t, 3, s.Workers, "never more than workers")
 		assert.Equal(t, 3, s.Busy)
 		assert.Equal(t, 2, s.Queued)
-		for _, b := range blockers {
-			close(b.release)
-		}
+		close(blk.release)
 		synctest.Wait()
 		s = p.Stats()
 		assert.Equal(t, 3, s.Workers, "workers stay until Close")
@@ -142,15 +129,11 @@ func TestPoolBlockedSubmitsUnderChurn(t *testing.T) {
 	require.NoError(t, p.Close(context.Background()))
 	var ok, canceled int64
 	for f := range futures {
-		select {
-		case <-f.Done():
-		default:
-			t.Fatal("a Future is unresolved after Close")
-		}
+		require.True(t, isResolved(f), "a Future is unresolved after Close")
 		if _, err := f.Wait(context.Background()); err == nil {
 			ok++
 		} else {
-			require.True(t, errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded), err)
+			require.True(t, errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded), "%v", err)
 			canceled++
 		}
 	}
@@ -160,11 +143,11 @@ func TestPoolBlockedSubmitsUnderChurn(t *testing.T) {
 	assert.Equal(t, uint64(canceled), s.Canceled)
 	assert.Equal(t, s.Submitted, s.Completed+s.Canceled)
 	assert.Equal(t, uint64(submitters*each), s.Submitted+s.Rejected)
+	assert.Zero(t, s.Workers)
 }
 
 // TestPoolCloseNilContext: Close(nil) says what is wrong, on every pool.
 func TestPoolCloseNilContext(t *testing.T) {
-	var nilCtx context.Context
 	forEachKind(t, func(t *testing.T, k poolKind) {
 		p := k.new(1)
 		assert.ErrorContains(t, p.Close(nilCtx), "Close called with a nil context.Context")
