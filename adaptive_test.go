@@ -36,8 +36,17 @@ func TestNewAdaptivePoolValidates(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { assertCrewPanic(t, tt.give) })
 	}
-	for _, give := range [][2]int{{0, 1}, {1, 1}, {3, 8}} {
-		require.NoError(t, crew.NewAdaptivePool[int](give[0], give[1]).Close(context.Background()), "min %d, max %d", give[0], give[1])
+	for _, tt := range []struct {
+		name     string
+		min, max int
+	}{
+		{"from zero to one", 0, 1},
+		{"one", 1, 1},
+		{"three to eight", 3, 8},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.NoError(t, crew.NewAdaptivePool[int](tt.min, tt.max).Close(context.Background()))
+		})
 	}
 }
 
