@@ -8,9 +8,10 @@ import (
 	"testing"
 	"testing/synctest"
 
-	"github.com/crew-go/crew"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/crew-go/crew"
 )
 
 func TestChainGuardProtocol(t *testing.T) {

@@ -13,8 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/crew-go/crew"
 	"github.com/stretchr/testify/require"
+
+	"github.com/crew-go/crew"
 )
 
 // TestConformanceChaos hammers Submit, cancellation, panics and Close from

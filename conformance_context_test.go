@@ -9,9 +9,10 @@ import (
 	"testing"
 	"testing/synctest"
 
-	"github.com/crew-go/crew"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/crew-go/crew"
 )
 
 type ctxKey struct{}

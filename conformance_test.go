@@ -12,10 +12,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/crew-go/crew"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/time/rate"
+
+	"github.com/crew-go/crew"
 )
 
 // poolKind builds a pool of one kind with at most workers running jobs.

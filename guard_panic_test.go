@@ -5,9 +5,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/crew-go/crew"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/crew-go/crew"
 )
 
 // panicGuard panics in the method named by in, and records the other calls.

@@ -5,9 +5,10 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/crew-go/crew"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/crew-go/crew"
 )
 
 type jobCtxKey struct{}
