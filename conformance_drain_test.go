@@ -195,3 +195,12 @@ func TestConformanceCloseFromOwnJob(t *testing.T) {
 		})
 	})
 }
+
+// TestConformanceCloseNilContext: Close(nil) says what is wrong.
+func TestConformanceCloseNilContext(t *testing.T) {
+	forEachKind(t, func(t *testing.T, k poolKind) {
+		p := k.new(1)
+		assert.ErrorContains(t, p.Close(nilCtx), "Close called with a nil context.Context")
+		require.NoError(t, p.Close(context.Background()))
+	})
+}

@@ -1,9 +1,12 @@
 package crew_test
 
+// The plain pool: first in first out, workers started on demand, misuse at
+// construction, and blocked Submits under churn. What every pool kind does
+// is in the conformance suite (conformance_test.go).
+
 import (
 	"context"
 	"errors"
-	"math"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -70,36 +73,6 @@ func TestPoolConstructorPanics(t *testing.T) {
 	}
 }
 
-func TestRejectedErrorRoundsItsText(t *testing.T) {
-	tests := []struct {
-		give time.Duration
-		want string
-	}{
-		{give: 999, want: "1µs"},
-		{give: 999998468 * time.Nanosecond, want: "1s"},
-		{give: 333333334 * time.Nanosecond, want: "334ms"},
-		{give: 90*time.Second + 1, want: "1m31s"},
-		{give: time.Duration(math.MaxInt64), want: time.Duration(math.MaxInt64).String()},
-	}
-	for _, tt := range tests {
-		t.Run(tt.want, func(t *testing.T) {
-			err := &crew.RejectedError{Guard: "g", RetryAfter: tt.give, Err: crew.ErrRateLimited}
-			assert.Equal(t, "crew: rejected by g: crew: rate limited (retry after "+tt.want+")", err.Error())
-		})
-	}
-}
-
-func TestRejectedErrorExplainsItself(t *testing.T) {
-	err := error(&crew.RejectedError{Guard: "ratelimit", RetryAfter: 1500, Err: crew.ErrRateLimited})
-	require.ErrorIs(t, err, crew.ErrRateLimited)
-	require.NotErrorIs(t, err, crew.ErrCircuitOpen)
-	require.Equal(t, "crew: rejected by ratelimit: crew: rate limited (retry after 2µs)", err.Error(),
-		"rounded up to what a person reads")
-	var re *crew.RejectedError
-	require.ErrorAs(t, fmtWrap(err), &re, "found through wrapping")
-	require.Equal(t, "ratelimit", re.Guard)
-}
-
 // TestPoolBlockedSubmitsUnderChurn races blocked Submits whose ctx ends
 // against the room that workers hand them, while finished jobs' records are
 // recycled for new Submits: every Submit returns, every accepted job runs
@@ -145,13 +118,4 @@ func TestPoolBlockedSubmitsUnderChurn(t *testing.T) {
 	assert.Equal(t, s.Submitted, s.Completed+s.Canceled)
 	assert.Equal(t, uint64(submitters*each), s.Submitted+s.Rejected)
 	assert.Zero(t, s.Workers)
-}
-
-// TestPoolCloseNilContext: Close(nil) says what is wrong, on every pool.
-func TestPoolCloseNilContext(t *testing.T) {
-	forEachKind(t, func(t *testing.T, k poolKind) {
-		p := k.new(1)
-		assert.ErrorContains(t, p.Close(nilCtx), "Close called with a nil context.Context")
-		require.NoError(t, p.Close(context.Background()))
-	})
 }
