@@ -2,8 +2,9 @@ package crew_test
 
 // The conformance suite: guarantees 1 to 5, and what Close and a closed pool
 // say (guarantees 2 and 16), run over every pool kind. A new pool (or Chain)
-// joins by adding a row to poolKinds below; the suite's tests are in the
-// conformance_*_test.go files, one guarantee each.
+// joins by adding a row to poolKinds below. This file runs jobs, bad input,
+// panics and Goexit (guarantees 1, 4 and 5's nil inputs); the other tests
+// are in conformance_*_test.go, one guarantee each.
 
 import (
 	"context"
