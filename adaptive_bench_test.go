@@ -1,10 +1,15 @@
-package crew
+package crew_test
 
 import (
 	"context"
 	"runtime"
 	"sync/atomic"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/crew-go/crew"
 )
 
 // BenchmarkAdaptiveSteady: a steady load of tiny jobs from parallel callers
@@ -16,13 +21,13 @@ func BenchmarkAdaptiveSteady(b *testing.B) {
 	workers := runtime.GOMAXPROCS(0)
 	for _, k := range []struct {
 		name string
-		new  func() Pool[int]
+		new  func() crew.Pool[int]
 	}{
-		{"pool", func() Pool[int] { return NewPool[int](workers) }},
-		{"adaptive", func() Pool[int] { return NewAdaptivePool[int](1, workers) }},
-		{"adaptive-noidle", func() Pool[int] { return NewAdaptivePool[int](1, workers, WithIdleTimeout(0)) }},
-		{"adaptive-limit", func() Pool[int] {
-			return NewAdaptivePool[int](1, workers, WithLimitControl(LimitConfig{}))
+		{"pool", func() crew.Pool[int] { return crew.NewPool[int](workers) }},
+		{"adaptive", func() crew.Pool[int] { return crew.NewAdaptivePool[int](1, workers) }},
+		{"adaptive-noidle", func() crew.Pool[int] { return crew.NewAdaptivePool[int](1, workers, crew.WithIdleTimeout(0)) }},
+		{"adaptive-limit", func() crew.Pool[int] {
+			return crew.NewAdaptivePool[int](1, workers, crew.WithLimitControl(crew.LimitConfig{}))
 		}},
 	} {
 		b.Run(k.name, func(b *testing.B) {
@@ -33,18 +38,13 @@ func BenchmarkAdaptiveSteady(b *testing.B) {
 			b.ReportAllocs()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					if _, err := Do(ctx, p, job); err != nil {
-						b.Error(err)
+					if _, err := crew.Do(ctx, p, job); !assert.NoError(b, err) {
 						return
 					}
 				}
 			})
-			if err := p.Close(ctx); err != nil {
-				b.Fatal(err)
-			}
-			if n.Load() != int64(b.N) {
-				b.Fatalf("ran %d of %d", n.Load(), b.N)
-			}
+			require.NoError(b, p.Close(ctx))
+			require.Equal(b, int64(b.N), n.Load(), "jobs run")
 		})
 	}
 }
@@ -54,10 +54,10 @@ func BenchmarkAdaptiveSubmit(b *testing.B) {
 	workers := runtime.GOMAXPROCS(0)
 	for _, k := range []struct {
 		name string
-		new  func() Pool[int]
+		new  func() crew.Pool[int]
 	}{
-		{"pool", func() Pool[int] { return NewPool[int](workers) }},
-		{"adaptive", func() Pool[int] { return NewAdaptivePool[int](1, workers) }},
+		{"pool", func() crew.Pool[int] { return crew.NewPool[int](workers) }},
+		{"adaptive", func() crew.Pool[int] { return crew.NewAdaptivePool[int](1, workers) }},
 	} {
 		b.Run(k.name, func(b *testing.B) {
 			ctx := context.Background()
@@ -66,12 +66,10 @@ func BenchmarkAdaptiveSubmit(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				if _, err := p.Submit(ctx, job); err != nil {
-					b.Fatal(err)
+					require.NoError(b, err) // only then: require costs as much as a Submit
 				}
 			}
-			if err := p.Close(ctx); err != nil {
-				b.Fatal(err)
-			}
+			require.NoError(b, p.Close(ctx))
 		})
 	}
 }

@@ -6,8 +6,10 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/crew-go/crew"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/crew-go/crew"
 )
 
 // TestAdaptivePriorityOrder: WithPriorityOrder gives an adaptive pool the
@@ -39,9 +41,9 @@ func TestAdaptivePriorityOrder(t *testing.T) {
 		synctest.Wait()
 		_, err = last.Wait(context.Background())
 		require.NoError(t, err)
-		require.Equal(t, []string{"high1", "high2", "mid", "low1", "low2"}, order)
+		assert.Equal(t, []string{"high1", "high2", "mid", "low1", "low2"}, order)
 		time.Sleep(2 * time.Second) // fake time: the worker retires
-		require.Zero(t, p.Stats().Workers)
+		assert.Zero(t, p.Stats().Workers)
 		require.NoError(t, p.Close(context.Background()))
 	})
 }
@@ -60,7 +62,7 @@ func TestAdaptiveLimitControlGrowsAtOnce(t *testing.T) {
 			require.NoError(t, err)
 		}
 		time.Sleep(time.Millisecond)
-		require.Equal(t, 32, p.Stats().Workers)
+		assert.Equal(t, 32, p.Stats().Workers)
 		require.NoError(t, p.Close(context.Background()))
 	})
 }

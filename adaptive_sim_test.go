@@ -16,6 +16,9 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/crew-go/crew"
 )
 
@@ -92,7 +95,7 @@ func (d *downstream) take() ([]time.Duration, int) {
 
 // load runs simClients callers against p until stop is closed; the returned
 // func waits for them.
-func load(p crew.Pool[int], d *downstream, stop <-chan struct{}) (wait func()) {
+func load(t *testing.T, p crew.Pool[int], d *downstream, stop <-chan struct{}) (wait func()) {
 	var wg sync.WaitGroup
 	for range simClients {
 		wg.Go(func() {
@@ -102,8 +105,8 @@ func load(p crew.Pool[int], d *downstream, stop <-chan struct{}) (wait func()) {
 					return
 				default:
 				}
-				if _, err := crew.Do(context.Background(), p, d.call); err != nil {
-					panic(err)
+				if _, err := crew.Do(context.Background(), p, d.call); !assert.NoError(t, err) {
+					return // d.call never fails: the pool broke
 				}
 			}
 		})
@@ -127,7 +130,7 @@ func fixedThroughput(t *testing.T, n, c int) float64 {
 		d := newDownstream(c)
 		p := crew.NewPool[int](n)
 		stop := make(chan struct{})
-		wait := load(p, d, stop)
+		wait := load(t, p, d, stop)
 		time.Sleep(time.Second)
 		d.take()
 		time.Sleep(10 * time.Second)
@@ -135,9 +138,7 @@ func fixedThroughput(t *testing.T, n, c int) float64 {
 		tput = float64(calls) / 10
 		close(stop)
 		wait()
-		if err := p.Close(context.Background()); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, p.Close(context.Background()))
 	})
 	return tput
 }
@@ -175,7 +176,7 @@ func simulate(t *testing.T, cfg crew.LimitConfig, phases []simPhase) []phaseResu
 		d.background(phases[0].background)
 		p := crew.NewAdaptivePool[int](0, simMax, crew.WithLimitControl(cfg))
 		stop := make(chan struct{})
-		wait := load(p, d, stop)
+		wait := load(t, p, d, stop)
 		start := time.Now()
 		for i, ph := range phases {
 			d.set(ph.capacity, ph.noLoadLatency())
@@ -223,9 +224,7 @@ func simulate(t *testing.T, cfg crew.LimitConfig, phases []simPhase) []phaseResu
 		}
 		close(stop)
 		wait()
-		if err := p.Close(context.Background()); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, p.Close(context.Background()))
 	})
 	return results
 }
@@ -236,15 +235,14 @@ func checkPhases(t *testing.T, results []phaseResult, phases []simPhase) {
 		noLoad := phases[i].noLoadLatency()
 		t.Logf("phase %d C=%d: settled after %v in %d..%d, %.0f calls/s (capacity %.0f), p99 %v",
 			i, r.capacity, r.settle, r.lo, r.hi, r.throughput, float64(r.capacity)/noLoad.Seconds(), r.p99)
-		if !r.settled || r.settle > 30*time.Second || r.settle > phases[i].length-5*time.Second {
-			t.Errorf("phase %d C=%d: the limit did not settle within 25%% of C inside 30 s (settle %v)", i, r.capacity, r.settle)
+		assert.True(t, r.settled && r.settle <= 30*time.Second && r.settle <= phases[i].length-5*time.Second,
+			"phase %d C=%d: the limit did not settle within 25%% of C inside 30 s (settle %v)", i, r.capacity, r.settle)
+		if !phases[i].noP99 {
+			assert.LessOrEqual(t, r.p99, 2*noLoad, "phase %d C=%d: p99 latency over 2x the no-load latency", i, r.capacity)
 		}
-		if !phases[i].noP99 && r.p99 > 2*noLoad {
-			t.Errorf("phase %d C=%d: p99 latency %v > 2x the no-load latency %v", i, r.capacity, r.p99, noLoad)
-		}
-		if capacity := float64(r.capacity) / noLoad.Seconds(); r.throughput < 0.9*capacity {
-			t.Errorf("phase %d C=%d: throughput %.0f calls/s < 90%% of the downstream's capacity %.0f", i, r.capacity, r.throughput, capacity)
-		}
+		capacity := float64(r.capacity) / noLoad.Seconds()
+		assert.GreaterOrEqual(t, r.throughput, 0.9*capacity,
+			"phase %d C=%d: throughput under 90%% of the downstream's capacity", i, r.capacity)
 	}
 }
 
@@ -268,11 +266,9 @@ func TestAdaptiveLimitSimulation(t *testing.T) {
 		t.Logf("fixed %2d workers, C=8: %.0f calls/s", n, tput)
 		best = max(best, tput)
 	}
-	if got := results[1].throughput; got < 0.9*best {
-		t.Errorf("C=8: adaptive throughput %.0f calls/s < 90%% of the best fixed %.0f", got, best)
-	} else {
-		t.Logf("C=8: adaptive throughput %.0f calls/s = %.1f%% of the best fixed %.0f", got, 100*got/best, best)
-	}
+	got := results[1].throughput
+	t.Logf("C=8: adaptive throughput %.0f calls/s = %.1f%% of the best fixed %.0f", got, 100*got/best, best)
+	assert.GreaterOrEqual(t, got, 0.9*best, "C=8: adaptive throughput under 90%% of the best fixed")
 }
 
 // TestAdaptiveLimitRelearnsOverloadedBaseline pins the research trap: a pool

@@ -10,9 +10,10 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/crew-go/crew"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/crew-go/crew"
 )
 
 var errFive = errors.New("multiple of five")
@@ -49,9 +50,7 @@ func TestBatcherCuttingRandomPrograms(t *testing.T) {
 			prog[i] = byte(rng.Uint32())
 		}
 		synctest.Test(t, func(t *testing.T) { runBatchProgram(t, prog) })
-		if t.Failed() {
-			t.Fatalf("program %v", prog)
-		}
+		require.False(t, t.Failed(), "program %v", prog)
 	}
 }
 
@@ -82,9 +81,7 @@ func runBatchProgram(t *testing.T, prog []byte) {
 	var mu sync.Mutex
 	var batches []fuzzBatch
 	fn := func(_ context.Context, items []int) ([]int, error) {
-		if len(items) < 1 || len(items) > size {
-			t.Errorf("a batch of %d items, size %d", len(items), size)
-		}
+		assert.True(t, len(items) >= 1 && len(items) <= size, "a batch of %d items, size %d", len(items), size)
 		mu.Lock()
 		batches = append(batches, fuzzBatch{items: slices.Clone(items), at: time.Now()})
 		mu.Unlock()
@@ -169,7 +166,7 @@ func runBatchProgram(t *testing.T, prog []byte) {
 			require.True(t, s.stopped, "item %d canceled without its ctx ending", s.v)
 			require.False(t, in[s.v], "item %d left but reached fn", s.v)
 		case !in[s.v]:
-			t.Fatalf("item %d never reached fn: %v", s.v, r.Err)
+			assert.Failf(t, "an item never reached fn", "item %d: %v", s.v, r.Err)
 		case s.v%5 == 0:
 			completed++
 			require.ErrorIs(t, r.Err, errFive)
@@ -226,9 +223,7 @@ func TestBatcherHammer(t *testing.T) {
 		var mu sync.Mutex
 		seen := map[int]int{}
 		fn := func(ctx context.Context, items []int) ([]int, error) {
-			if len(items) < 1 || len(items) > size {
-				t.Errorf("a batch of %d items, size %d", len(items), size)
-			}
+			assert.True(t, len(items) >= 1 && len(items) <= size, "a batch of %d items, size %d", len(items), size)
 			mu.Lock()
 			for _, v := range items {
 				seen[v]++
@@ -271,8 +266,8 @@ func TestBatcherHammer(t *testing.T) {
 					}
 					if err == nil {
 						accepted.Store(v, f)
-					} else if !errors.Is(err, crew.ErrClosed) && !errors.Is(err, context.Canceled) {
-						t.Errorf("Submit: %v", err)
+					} else {
+						assert.True(t, errors.Is(err, crew.ErrClosed) || errors.Is(err, context.Canceled), "Submit: %v", err)
 					}
 					if v%50 == 0 {
 						_ = b.Flush(context.Background())

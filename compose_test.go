@@ -3,83 +3,27 @@ package crew_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"runtime"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
-	"time"
 
-	"github.com/crew-go/crew"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/crew-go/crew"
 )
-
-// recGuard records the calls crew makes, and refuses when told to.
-type recGuard struct {
-	name       string
-	log        *callLog
-	admitErr   error
-	startErr   error
-	lastErr    error
-	lastTicket crew.Ticket
-}
-
-type callLog struct {
-	mu    sync.Mutex
-	calls []string
-}
-
-func (l *callLog) add(s string) {
-	l.mu.Lock()
-	l.calls = append(l.calls, s)
-	l.mu.Unlock()
-}
-
-func (l *callLog) take() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	c := l.calls
-	l.calls = nil
-	return c
-}
-
-func (g *recGuard) Admit(context.Context) (crew.Ticket, error) {
-	g.log.add(g.name + ".Admit")
-	return 7, g.admitErr
-}
-
-func (g *recGuard) Start(_ context.Context, admitted crew.Ticket) (crew.Ticket, error) {
-	g.log.add(g.name + ".Start")
-	if admitted != 7 {
-		return 0, fmt.Errorf("Start got ticket %d, not Admit's", admitted)
-	}
-	return 42, g.startErr
-}
-
-func (g *recGuard) Done(t crew.Ticket, err error, _ time.Duration) {
-	g.log.add(g.name + ".Done")
-	g.lastTicket, g.lastErr = t, err
-}
-
-func (g *recGuard) Abandon(admitted crew.Ticket) {
-	if admitted != 7 {
-		panic(fmt.Sprintf("Abandon got ticket %d, not Admit's", admitted))
-	}
-	g.log.add(g.name + ".Abandon")
-}
 
 func TestChainGuardProtocol(t *testing.T) {
 	refused := &crew.RejectedError{Guard: "b", Err: errors.New("no")}
 	tests := []struct {
-		name      string
-		admitErrB error
-		startErrB error
-		jobErr    error
-		want      []string
-		wantErr   error
-		wantStats crew.Stats
+		name          string
+		giveAdmitErrB error // what guard b's Admit says
+		giveStartErrB error // what guard b's Start says
+		giveJobErr    error // what the job returns
+		want          []string
+		wantErr       error
+		wantStats     crew.Stats
 	}{
 		{
 			name:      "success",
@@ -87,24 +31,24 @@ func TestChainGuardProtocol(t *testing.T) {
 			wantStats: crew.Stats{Submitted: 1, Completed: 1},
 		},
 		{
-			name:      "job error reaches Done",
-			jobErr:    errors.New("job failed"),
-			want:      []string{"a.Admit", "b.Admit", "a.Start", "b.Start", "b.Done", "a.Done"},
-			wantStats: crew.Stats{Submitted: 1, Completed: 1, Failed: 1},
+			name:       "job error reaches Done",
+			giveJobErr: errors.New("job failed"),
+			want:       []string{"a.Admit", "b.Admit", "a.Start", "b.Start", "b.Done", "a.Done"},
+			wantStats:  crew.Stats{Submitted: 1, Completed: 1, Failed: 1},
 		},
 		{
-			name:      "refused at admit",
-			admitErrB: refused,
-			want:      []string{"a.Admit", "b.Admit", "a.Abandon"},
-			wantErr:   refused,
-			wantStats: crew.Stats{Rejected: 1},
+			name:          "refused at admit",
+			giveAdmitErrB: refused,
+			want:          []string{"a.Admit", "b.Admit", "a.Abandon"},
+			wantErr:       refused,
+			wantStats:     crew.Stats{Rejected: 1},
 		},
 		{
-			name:      "refused at start",
-			startErrB: refused,
-			want:      []string{"a.Admit", "b.Admit", "a.Start", "b.Start", "a.Done"},
-			wantErr:   refused,
-			wantStats: crew.Stats{Submitted: 1, Canceled: 1, Refused: 1},
+			name:          "refused at start",
+			giveStartErrB: refused,
+			want:          []string{"a.Admit", "b.Admit", "a.Start", "b.Start", "a.Done"},
+			wantErr:       refused,
+			wantStats:     crew.Stats{Submitted: 1, Canceled: 1, Refused: 1},
 		},
 	}
 	for _, tt := range tests {
@@ -113,7 +57,7 @@ func TestChainGuardProtocol(t *testing.T) {
 				t.Run(k, func(t *testing.T) {
 					log := &callLog{}
 					a := &recGuard{name: "a", log: log}
-					b := &recGuard{name: "b", log: log, admitErr: tt.admitErrB, startErr: tt.startErrB}
+					b := &recGuard{name: "b", log: log, admitErr: tt.giveAdmitErrB, startErr: tt.giveStartErrB}
 					var base crew.Pool[int] = crew.NewPool[int](1)
 					if k == "foreign" {
 						base = foreignPool[int]{base}
@@ -121,27 +65,27 @@ func TestChainGuardProtocol(t *testing.T) {
 					p := crew.Chain(base, a, b)
 					_, err := crew.Do(context.Background(), p, func(context.Context) (int, error) {
 						log.add("job")
-						return 0, tt.jobErr
+						return 0, tt.giveJobErr
 					})
 					if tt.wantErr != nil {
 						require.ErrorIs(t, err, tt.wantErr)
 					} else {
-						require.Equal(t, tt.jobErr, err)
+						require.Equal(t, tt.giveJobErr, err)
 					}
 					require.NoError(t, p.Close(context.Background()))
 					want := tt.want
-					if tt.admitErrB == nil && tt.startErrB == nil {
+					if tt.giveAdmitErrB == nil && tt.giveStartErrB == nil {
 						want = append(want[:4:4], append([]string{"job"}, want[4:]...)...)
 					}
 					require.Equal(t, want, log.take())
-					if tt.admitErrB == nil && tt.startErrB == nil {
+					if tt.giveAdmitErrB == nil && tt.giveStartErrB == nil {
 						assert.Equal(t, crew.Ticket(42), a.lastTicket, "Done gets Start's ticket")
-						assert.Equal(t, tt.jobErr, a.lastErr)
+						assert.Equal(t, tt.giveJobErr, a.lastErr)
 					}
-					if tt.startErrB != nil {
+					if tt.giveStartErrB != nil {
 						assert.ErrorIs(t, a.lastErr, refused, "an outer guard learns of an inner refusal")
 					}
-					if k == "engine" || tt.startErrB == nil {
+					if k == "engine" || tt.giveStartErrB == nil {
 						assert.Equal(t, tt.wantStats, p.Stats())
 					}
 				})

@@ -2,13 +2,13 @@ package crew_test
 
 import (
 	"context"
-	"errors"
 	"testing"
 	"time"
 
-	"github.com/crew-go/crew"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/crew-go/crew"
 )
 
 // panicGuard panics in the method named by in, and records the other calls.
@@ -55,54 +55,59 @@ func (g panicGuard) Abandon(crew.Ticket) {
 // The guards around the panicking one still hear of the job, and the pool
 // keeps working. Both the engine's path and the one for a foreign pool.
 func TestChainGuardPanics(t *testing.T) {
-	for _, kind := range []string{"engine", "foreign"} {
-		for _, in := range []string{"Admit", "Start", "Done", "Abandon"} {
-			t.Run(kind+"/"+in, func(t *testing.T) {
-				var base crew.Pool[int] = crew.NewPool[int](1)
-				if kind == "foreign" {
-					base = foreignPool[int]{base}
-				}
-				outer := &recGuard{name: "outer", log: &callLog{}}
-				g := panicGuard{in: in, log: &callLog{}}
-				p := crew.Chain[int](base, outer, g)
-				ran := false
-				job := func(context.Context) (int, error) { ran = true; return 1, nil }
-				ctx := context.Background()
-				if in == "Abandon" {
-					c, cancel := context.WithCancel(ctx)
-					cancel()
-					ctx = c
-				}
-				v, err := crew.Do(ctx, p, job)
-				var pe *crew.PanicError
-				switch in {
-				case "Admit":
-					require.ErrorAs(t, err, &pe)
-					assert.Equal(t, "guard Admit", pe.Value)
-					assert.Equal(t, []string{"outer.Admit", "outer.Abandon"}, outer.log.take())
-				case "Start":
-					require.ErrorAs(t, err, &pe)
-					assert.Equal(t, "guard Start", pe.Value)
-					assert.False(t, ran, "a job whose guard panicked in Start ran")
-					assert.Equal(t, []string{"outer.Admit", "outer.Start", "outer.Done"}, outer.log.take())
-				case "Done":
-					require.ErrorAs(t, err, &pe)
-					assert.Equal(t, "guard Done", pe.Value)
-					assert.True(t, ran)
-					assert.Equal(t, 1, v)
-					assert.Equal(t, []string{"outer.Admit", "outer.Start", "outer.Done"}, outer.log.take())
-					assert.NoError(t, outer.lastErr, "the outer guard hears the job's own outcome")
-				case "Abandon":
-					// A Submit with an ended ctx is refused after Admit;
-					// the guards that admitted it are told to Abandon.
-					assert.True(t, errors.Is(err, context.Canceled), "%v", err)
-				}
-				// The pool still works.
-				v, err = crew.Do(context.Background(), base, func(context.Context) (int, error) { return 2, nil })
-				require.NoError(t, err)
-				assert.Equal(t, 2, v)
-				require.NoError(t, p.Close(context.Background()))
-			})
-		}
+	tests := []struct {
+		name      string
+		give      string // the method that panics
+		wantPanic any    // the *PanicError's Value; nil: the job's own outcome
+		wantErr   error  // when wantPanic is nil
+		wantRan   bool
+		wantOuter []string // the calls the outer guard hears
+	}{
+		{name: "Admit", give: "Admit", wantPanic: "guard Admit", wantOuter: []string{"outer.Admit", "outer.Abandon"}},
+		{name: "Start", give: "Start", wantPanic: "guard Start", wantOuter: []string{"outer.Admit", "outer.Start", "outer.Done"}},
+		{name: "Done", give: "Done", wantPanic: "guard Done", wantRan: true, wantOuter: []string{"outer.Admit", "outer.Start", "outer.Done"}},
+		// A Submit with an ended ctx is refused after Admit; the guards
+		// that admitted it are told to Abandon.
+		{name: "Abandon", give: "Abandon", wantErr: context.Canceled, wantOuter: []string{"outer.Admit", "outer.Abandon"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, kind := range []string{"engine", "foreign"} {
+				t.Run(kind, func(t *testing.T) {
+					var base crew.Pool[int] = crew.NewPool[int](1)
+					if kind == "foreign" {
+						base = foreignPool[int]{base}
+					}
+					outer := &recGuard{name: "outer", log: &callLog{}}
+					p := crew.Chain[int](base, outer, panicGuard{in: tt.give, log: &callLog{}})
+					ran := false
+					ctx := context.Background()
+					if tt.give == "Abandon" {
+						c, cancel := context.WithCancel(ctx)
+						cancel()
+						ctx = c
+					}
+					v, err := crew.Do(ctx, p, func(context.Context) (int, error) { ran = true; return 1, nil })
+					if tt.wantPanic != nil {
+						var pe *crew.PanicError
+						require.ErrorAs(t, err, &pe)
+						assert.Equal(t, tt.wantPanic, pe.Value)
+					} else {
+						assert.ErrorIs(t, err, tt.wantErr)
+					}
+					assert.Equal(t, tt.wantRan, ran, "the job ran")
+					if tt.wantRan {
+						assert.Equal(t, 1, v)
+						assert.NoError(t, outer.lastErr, "the outer guard hears the job's own outcome")
+					}
+					assert.Equal(t, tt.wantOuter, outer.log.take())
+					// The pool still works.
+					v, err = crew.Do(context.Background(), base, value(2))
+					require.NoError(t, err)
+					assert.Equal(t, 2, v)
+					require.NoError(t, p.Close(context.Background()))
+				})
+			}
+		})
 	}
 }

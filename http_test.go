@@ -12,9 +12,10 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/crew-go/crew"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/crew-go/crew"
 )
 
 func get(t *testing.T, url string) (*http.Response, string) {
@@ -39,14 +40,6 @@ func TestHandlerRunsRequestsOnThePool(t *testing.T) {
 	require.NoError(t, p.Close(context.Background()))
 	require.EqualValues(t, 1, p.Stats().Completed)
 }
-
-// refuseGuard refuses every job at Admit with err.
-type refuseGuard struct{ err error }
-
-func (g refuseGuard) Admit(context.Context) (crew.Ticket, error)            { return 0, g.err }
-func (refuseGuard) Start(context.Context, crew.Ticket) (crew.Ticket, error) { return 0, nil }
-func (refuseGuard) Done(crew.Ticket, error, time.Duration)                  {}
-func (refuseGuard) Abandon(crew.Ticket)                                     {}
 
 func TestHandlerMapsRejections(t *testing.T) {
 	tests := []struct {
@@ -143,8 +136,7 @@ func TestHandlerUnderLoad(t *testing.T) {
 	for range requests {
 		wg.Go(func() {
 			resp, err := http.Get(srv.URL)
-			if err != nil {
-				t.Error(err)
+			if !assert.NoError(t, err) {
 				return
 			}
 			io.Copy(io.Discard, resp.Body)

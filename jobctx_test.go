@@ -2,12 +2,13 @@ package crew_test
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"testing"
 
-	"github.com/crew-go/crew"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/crew-go/crew"
 )
 
 type jobCtxKey struct{}
@@ -32,37 +33,39 @@ func (c mapCtx) Value(key any) any {
 // cancellable, must each still see their own submitter's values.
 func TestJobCtxReuseKeepsEachSubmittersValues(t *testing.T) {
 	for _, workers := range []int{1, 3} {
-		p := crew.NewPool[int](workers)
-		var ctxs []context.Context
-		for i := range 20 {
-			ctxs = append(ctxs, context.WithValue(context.Background(), jobCtxKey{}, i))
-		}
-		for i := range 20 {
-			ctxs = append(ctxs, mapCtx{context.Background(), map[string]int{"id": 20 + i}})
-		}
-		cancellable, cancel := context.WithCancel(context.WithValue(context.Background(), jobCtxKey{}, 40))
-		defer cancel()
-		ctxs = append(ctxs, cancellable)
-		job := func(ctx context.Context) (int, error) {
-			v, _ := ctx.Value(jobCtxKey{}).(int)
-			return v, nil
-		}
-		var futures []*crew.Future[int]
-		var want []int
-		for round := range 5 {
-			for i := range ctxs {
-				j := (i*7 + round) % len(ctxs) // the same ctxs again, in other orders
-				f, err := p.Submit(ctxs[j], job)
-				require.NoError(t, err)
-				futures, want = append(futures, f), append(want, j)
+		t.Run(fmt.Sprintf("%d workers", workers), func(t *testing.T) {
+			p := crew.NewPool[int](workers)
+			var ctxs []context.Context
+			for i := range 20 {
+				ctxs = append(ctxs, context.WithValue(context.Background(), jobCtxKey{}, i))
 			}
-		}
-		for i, f := range futures {
-			v, err := f.Wait(context.Background())
-			require.NoError(t, err)
-			assert.Equal(t, want[i], v, "job %d saw another submitter's value", i)
-		}
-		require.NoError(t, p.Close(context.Background()))
+			for i := range 20 {
+				ctxs = append(ctxs, mapCtx{context.Background(), map[string]int{"id": 20 + i}})
+			}
+			cancellable, cancel := context.WithCancel(context.WithValue(context.Background(), jobCtxKey{}, 40))
+			defer cancel()
+			ctxs = append(ctxs, cancellable)
+			job := func(ctx context.Context) (int, error) {
+				v, _ := ctx.Value(jobCtxKey{}).(int)
+				return v, nil
+			}
+			var futures []*crew.Future[int]
+			var want []int
+			for round := range 5 {
+				for i := range ctxs {
+					j := (i*7 + round) % len(ctxs) // the same ctxs again, in other orders
+					f, err := p.Submit(ctxs[j], job)
+					require.NoError(t, err)
+					futures, want = append(futures, f), append(want, j)
+				}
+			}
+			for i, f := range futures {
+				v, err := f.Wait(context.Background())
+				require.NoError(t, err)
+				assert.Equal(t, want[i], v, "job %d saw another submitter's value", i)
+			}
+			require.NoError(t, p.Close(context.Background()))
+		})
 	}
 }
 
@@ -92,5 +95,5 @@ func TestJobCtxReuseStillMarksNestedAndStops(t *testing.T) {
 	cancel() // give up at once
 	assert.ErrorIs(t, p.Close(closeCtx), context.Canceled)
 	_, err = f.Wait(context.Background())
-	assert.True(t, errors.Is(err, context.Canceled), "the running job's ctx was not cancelled: %v", err)
+	assert.ErrorIs(t, err, context.Canceled, "the running job's ctx was not cancelled")
 }

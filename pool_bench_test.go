@@ -7,6 +7,9 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/crew-go/crew"
 )
 
@@ -21,15 +24,11 @@ func BenchmarkPoolSubmit(b *testing.B) {
 		job := func(context.Context) (struct{}, error) { n.Add(1); return struct{}{}, nil }
 		for b.Loop() {
 			if _, err := p.Submit(ctx, job); err != nil {
-				b.Fatal(err)
+				require.NoError(b, err) // only then: require costs as much as a Submit
 			}
 		}
-		if err := p.Close(ctx); err != nil {
-			b.Fatal(err)
-		}
-		if n.Load() != int64(b.N) {
-			b.Fatalf("ran %d of %d", n.Load(), b.N)
-		}
+		require.NoError(b, p.Close(ctx))
+		require.Equal(b, int64(b.N), n.Load(), "jobs run")
 	})
 	b.Run("goroutines", func(b *testing.B) {
 		b.ReportAllocs()
@@ -50,13 +49,10 @@ func BenchmarkPoolDo(b *testing.B) {
 	job := func(context.Context) (int, error) { return 1, nil }
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if _, err := crew.Do(ctx, p, job); err != nil {
-				b.Error(err)
+			if _, err := crew.Do(ctx, p, job); !assert.NoError(b, err) {
 				return
 			}
 		}
 	})
-	if err := p.Close(ctx); err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, p.Close(ctx))
 }

@@ -1,13 +1,16 @@
 package crew
 
 import (
-	"github.com/crew-go/crew/internal/queue"
-
 	"context"
 	"fmt"
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/crew-go/crew/internal/queue"
 )
 
 // BenchmarkPrioritySubmit measures Submit plus run of tiny jobs from
@@ -37,16 +40,13 @@ func BenchmarkPrioritySubmit(b *testing.B) {
 			b.RunParallel(func(pb *testing.PB) {
 				i := 0
 				for pb.Next() {
-					if _, err := p.Submit(levels[i%pc.levels], tiny); err != nil {
-						b.Error(err)
+					if _, err := p.Submit(levels[i%pc.levels], tiny); !assert.NoError(b, err) {
 						return
 					}
 					i++
 				}
 			})
-			if err := p.Close(context.Background()); err != nil {
-				b.Fatal(err)
-			}
+			require.NoError(b, p.Close(context.Background()))
 		})
 	}
 }
@@ -104,19 +104,16 @@ func queuedBytes(b *testing.B, n int, newPool func(...Option) Pool[int]) float64
 	runtime.GC()
 	runtime.ReadMemStats(&before)
 	p := newPool(WithQueueSize(n))
-	if _, err := p.Submit(ctx, hold); err != nil {
-		b.Fatal(err)
-	}
+	_, err := p.Submit(ctx, hold)
+	require.NoError(b, err)
 	for range n {
 		if _, err := p.Submit(ctx, tiny); err != nil {
-			b.Fatal(err)
+			require.NoError(b, err) // only then: require costs as much as a Submit
 		}
 	}
 	runtime.GC()
 	runtime.ReadMemStats(&after)
 	close(release)
-	if err := p.Close(context.Background()); err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, p.Close(context.Background()))
 	return float64(after.HeapAlloc-before.HeapAlloc) / float64(n)
 }

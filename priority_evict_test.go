@@ -1,15 +1,22 @@
 package crew_test
 
+// WithEvictLowest: a full queue makes room for a higher-priority job by
+// refusing its lowest queued one; and a hammer of Submits, cancellations
+// and evictions racing Close.
+
 import (
 	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/crew-go/crew"
 )
@@ -61,8 +68,8 @@ func TestPriorityEvictLowest(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				opts := append([]crew.Option{crew.WithQueueSize(2), crew.WithNonBlocking()}, tt.opts...)
 				p := crew.NewPriorityPool[string](1, opts...)
-				h := holdWorker(t, p)
-				log := &prioLog{}
+				blk := occupy(t, p)
+				log := &callLog{}
 				futures := make([]*crew.Future[string], len(tt.give))
 				var refused []int
 				for i, s := range tt.give {
@@ -72,47 +79,36 @@ func TestPriorityEvictLowest(t *testing.T) {
 						refused = append(refused, i)
 						continue
 					}
-					if err != nil {
-						t.Fatalf("Submit %d: %v", i, err)
-					}
+					require.NoError(t, err, "Submit %d", i)
 					futures[i] = f
 				}
 				var evicted []int
 				for i, f := range futures {
-					if f == nil {
-						continue
-					}
-					select {
-					case <-f.Done():
-					default:
+					if f == nil || !isResolved(f) {
 						continue
 					}
 					_, err := f.Wait(context.Background())
+					assert.ErrorIs(t, err, crew.ErrQueueFull, "job %d resolved early", i)
 					var rej *crew.RejectedError
-					if !errors.Is(err, crew.ErrQueueFull) || !errors.As(err, &rej) {
-						t.Fatalf("job %d resolved early with %v, want a *RejectedError matching ErrQueueFull", i, err)
-					}
+					assert.ErrorAs(t, err, &rej, "job %d resolved early", i)
 					evicted = append(evicted, i)
 				}
-				if s := p.Stats(); s.Canceled != uint64(len(evicted)) || s.Queued != len(tt.wantRan) {
-					t.Errorf("Stats: Canceled %d, Queued %d; want %d, %d", s.Canceled, s.Queued, len(evicted), len(tt.wantRan))
-				}
-				close(h.release)
-				if err := p.Close(context.Background()); err != nil {
-					t.Fatal(err)
-				}
+				s := p.Stats()
+				assert.Equal(t, uint64(len(evicted)), s.Canceled)
+				assert.Equal(t, len(tt.wantRan), s.Queued)
+				close(blk.release)
+				require.NoError(t, p.Close(context.Background()))
 				var ran []int
-				for _, l := range log.order() {
-					var i int
-					fmt.Sscan(l, &i)
+				for _, l := range log.take() {
+					i, err := strconv.Atoi(l)
+					require.NoError(t, err)
 					ran = append(ran, i)
 				}
-				if !slices.Equal(evicted, tt.wantEvicted) || !slices.Equal(refused, tt.wantRefused) || !slices.Equal(ran, tt.wantRan) {
-					t.Errorf("evicted %v, refused %v, ran %v; want %v, %v, %v", evicted, refused, ran, tt.wantEvicted, tt.wantRefused, tt.wantRan)
-				}
-				if s := p.Stats(); s.Submitted != s.Completed+s.Canceled {
-					t.Errorf("Stats after Close: %+v", s)
-				}
+				assert.Equal(t, tt.wantEvicted, evicted, "evicted")
+				assert.Equal(t, tt.wantRefused, refused, "refused")
+				assert.Equal(t, tt.wantRan, ran, "ran")
+				s = p.Stats()
+				assert.Equal(t, s.Submitted, s.Completed+s.Canceled, "%+v", s)
 			})
 		})
 	}
@@ -145,9 +141,8 @@ func TestPriorityHammer(t *testing.T) {
 						cancels = append(cancels, cancel)
 					}
 					if err != nil {
-						if !errors.Is(err, crew.ErrClosed) && !errors.Is(err, crew.ErrQueueFull) && !errors.Is(err, context.Canceled) {
-							t.Errorf("Submit: %v", err)
-						}
+						assert.True(t, errors.Is(err, crew.ErrClosed) || errors.Is(err, crew.ErrQueueFull) || errors.Is(err, context.Canceled),
+							"Submit: %v", err)
 						continue
 					}
 					mu.Lock()
@@ -160,16 +155,14 @@ func TestPriorityHammer(t *testing.T) {
 			_ = p.Close(context.Background())
 		}
 		wg.Wait()
-		if err := p.Close(context.Background()); err != nil {
-			t.Fatal(err)
+		require.NoError(t, p.Close(context.Background()))
+		for i, f := range accepted {
+			require.True(t, isResolved(f), "round %d: accepted job %d unresolved after Close", round, i)
 		}
-		for _, f := range accepted {
-			if _, ok := f.Result(); !ok {
-				t.Fatal("an accepted job's Future never resolved")
-			}
-		}
-		if s := p.Stats(); s.Submitted != uint64(len(accepted)) || s.Submitted != s.Completed+s.Canceled || s.Queued != 0 {
-			t.Fatalf("round %d: %d accepted, Stats %+v", round, len(accepted), s)
-		}
+		s := p.Stats()
+		require.Equal(t, uint64(len(accepted)), s.Submitted, "round %d", round)
+		require.Equal(t, s.Submitted, s.Completed+s.Canceled, "round %d: %+v", round, s)
+		require.Zero(t, s.Queued, "round %d", round)
+		require.Zero(t, s.Workers, "round %d", round)
 	}
 }
