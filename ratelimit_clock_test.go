@@ -116,7 +116,7 @@ func TestRateLimiterCancelledWaitTimeInOrder(t *testing.T) {
 			"the wait is counted from the clock, not from the stale reading")
 
 		time.Sleep(500 * time.Millisecond)
-		l.maxWait = 0 // count the tokens there at 5.5s
+		l.cfg.maxWait = 0 // count the tokens there at 5.5s
 		n := 0
 		for {
 			if _, err := l.Admit(ctx); err != nil {

@@ -156,8 +156,10 @@ func TestRateLimiterSubmitRejectsAtOnce(t *testing.T) {
 	}{
 		{name: "max wait 0", opts: []crew.RateLimitOption{crew.WithMaxWait(0)}, admitted: 1, wantAfter: 100 * time.Millisecond},
 		{name: "max wait 150ms", opts: []crew.RateLimitOption{crew.WithMaxWait(150 * time.Millisecond)}, admitted: 2, wantAfter: 50 * time.Millisecond},
-		{name: "deadline 250ms", deadline: 250 * time.Millisecond, admitted: 3, wantAfter: 50 * time.Millisecond},
-		{name: "deadline shorter than max wait", opts: []crew.RateLimitOption{crew.WithMaxWait(time.Second)}, deadline: 50 * time.Millisecond, admitted: 1, wantAfter: 50 * time.Millisecond},
+		// A token must come strictly before the deadline: one due at 300ms
+		// misses a deadline at 250ms by 50ms and a nanosecond.
+		{name: "deadline 250ms", deadline: 250 * time.Millisecond, admitted: 3, wantAfter: 50*time.Millisecond + 1},
+		{name: "deadline shorter than max wait", opts: []crew.RateLimitOption{crew.WithMaxWait(time.Second)}, deadline: 50 * time.Millisecond, admitted: 1, wantAfter: 50*time.Millisecond + 1},
 		{name: "no bound", admitted: 6},
 	}
 	for _, tt := range tests {
@@ -298,21 +300,21 @@ func TestRateLimiterSetLimitAndBurst(t *testing.T) {
 }
 
 // TestRateLimiterZeroLimit: a zero limit lets burst jobs through, then
-// refuses the rest rather than holding them forever.
+// refuses the rest at Submit, since no token can come, rather than taking
+// them in and refusing them at start with a worker held.
 func TestRateLimiterZeroLimit(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var log startLog
 		p := crew.Chain(crew.NewPool[int](1), crew.NewRateLimiter(0, 2))
-		var futures []*crew.Future[int]
-		for i := range 3 {
-			f, err := p.Submit(context.Background(), log.job(i))
+		for i := range 2 {
+			_, err := p.Submit(context.Background(), log.job(i))
 			require.NoError(t, err)
-			futures = append(futures, f)
 		}
-		closePool(t, p)
-		_, err := futures[2].Wait(context.Background())
+		_, err := p.Submit(context.Background(), log.job(2))
 		assertRejected(t, err, "ratelimit", crew.ErrRateLimited, 0) // no token will come
+		closePool(t, p)
 		assert.Len(t, log.times(), 2)
+		assert.Zero(t, p.Stats().Canceled, "nothing refused at start")
 	})
 }
 
