@@ -79,6 +79,9 @@ import (
 // keeps a timer running. Jobs with a priority other than 0 always take the
 // mutex. SetLimit and SetBurst are O(n) in the Starts waiting.
 type RateLimiter struct {
+	// What every call reads and few write comes first, apart from the
+	// counters that every call writes: on separate cache lines, a core's
+	// write to a counter does not take the others' copies of these away.
 	cfg  rateLimitConfig
 	base time.Time // the epoch of the bucket's nanoseconds
 
@@ -94,6 +97,9 @@ type RateLimiter struct {
 	// token without mu. Written under mu.
 	waiting atomic.Int32
 
+	afterClock func() // tests only: called after Start reads the clock
+
+	_ [64]byte
 	n limiterCounts
 
 	// pending reads the jobs admitted and not yet gone, as
@@ -105,11 +111,9 @@ type RateLimiter struct {
 	mu sync.Mutex
 	// levels counts the admitted jobs not yet gone (started, refused,
 	// cancelled or abandoned) by priority, for the priorities other than
-	// 0; those of priority 0 are the rest of n.pending().
+	// 0; those of priority 0 are the rest of the pending jobs.
 	levels map[int]int64
 	line   waitLine
-
-	afterClock func() // tests only: called after Start reads the clock
 }
 
 // RateLimitOption configures NewRateLimiter and NewSharedRateLimiter.
