@@ -98,6 +98,7 @@ type RateLimiter struct {
 	waiting atomic.Int32
 
 	afterClock func() // tests only: called after Start reads the clock
+	afterWake  func() // tests only: called when a waiting Start wakes
 
 	_ [64]byte
 	n limiterCounts

@@ -131,3 +131,48 @@ func TestRateLimiterCancelledWaitTimeInOrder(t *testing.T) {
 		assert.Equal(t, 4, n, "jobs started at 5.5s after the stalled one")
 	})
 }
+
+// TestRateLimiterStartDoesNotTakeAWaitersToken: a Start that comes when a
+// waiting job's token is due, but before that job has woken to take it,
+// goes behind it in line; it does not take the token without the lock.
+func TestRateLimiterStartDoesNotTakeAWaitersToken(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		l := NewRateLimiter(10, 1)
+		tk, err := l.Admit(ctx)
+		require.NoError(t, err)
+		_, err = l.Start(ctx, tk) // the token at 0
+		require.NoError(t, err)
+		t0 := time.Now()
+
+		paused, resume := make(chan struct{}), make(chan struct{})
+		var first atomic.Bool
+		l.afterWake = func() {
+			if first.CompareAndSwap(false, true) {
+				close(paused)
+				<-resume
+			}
+		}
+		started := func(tk Ticket) chan time.Duration {
+			c := make(chan time.Duration, 1)
+			go func() {
+				_, err := l.Start(ctx, tk)
+				assert.NoError(t, err)
+				c <- time.Since(t0)
+			}()
+			return c
+		}
+		tk, err = l.Admit(ctx)
+		require.NoError(t, err)
+		head := started(tk)
+		<-paused // its timer rang at 100ms; it has not taken the token yet
+		require.Equal(t, 100*time.Millisecond, time.Since(t0))
+		tk, err = l.Admit(ctx)
+		require.NoError(t, err)
+		later := started(tk)
+		synctest.Wait()
+		close(resume)
+		assert.Equal(t, 100*time.Millisecond, <-head)
+		assert.Equal(t, 200*time.Millisecond, <-later)
+	})
+}

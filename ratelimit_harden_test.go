@@ -278,3 +278,47 @@ func TestRateLimiterStats(t *testing.T) {
 		}, l.Stats())
 	})
 }
+
+// TestRateLimiterNoStartANanosecondEarly: the k-th token after the burst
+// comes k intervals after the first start, the interval being 1/limit
+// rounded up to the nanosecond, and not a nanosecond sooner: a Start
+// asking a nanosecond before waits that nanosecond, and a Submit with no
+// wait allowed is told to retry after it.
+func TestRateLimiterNoStartANanosecondEarly(t *testing.T) {
+	for _, tt := range []struct {
+		limit    rate.Limit
+		interval time.Duration
+	}{
+		{3, 333_333_334},
+		{7, 142_857_143},
+		{10_000, 100_000},
+		{1.0 / 3, 3*time.Second + 1}, // the float64 nearest 1/3 is a little less
+		{999_999, 1001},
+		{0.5, 2 * time.Second},
+		{3e8, 4}, // 3.33ns rounds up to 4
+	} {
+		t.Run(fmt.Sprint(tt.limit), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				const burst = 3
+				l := crew.NewRateLimiter(tt.limit, burst)
+				strict := crew.NewRateLimiter(tt.limit, burst, crew.WithMaxWait(0))
+				ctx := context.Background()
+				t0 := time.Now()
+				require.Equal(t, burst, takeAll(t, strict, burst+1), "the burst at once")
+				require.Equal(t, burst, takeAll(t, l, burst), "the burst at once")
+				for k := 1; k <= 5; k++ {
+					due := time.Duration(k) * tt.interval
+					time.Sleep(due - 1 - time.Since(t0))
+					_, err := strict.Admit(ctx)
+					assertRejected(t, err, "ratelimit", crew.ErrRateLimited, 1)
+					tk, err := l.Admit(ctx)
+					require.NoError(t, err)
+					_, err = l.Start(ctx, tk)
+					require.NoError(t, err)
+					assert.Equal(t, due, time.Since(t0), "start %d after the burst", k)
+					require.Equal(t, 1, takeAll(t, strict, 2), "the token is there at its time")
+				}
+			})
+		})
+	}
+}

@@ -170,6 +170,9 @@ func (l *RateLimiter) wait(ctx context.Context, w *waiter) (Ticket, error) {
 		case <-w.wake:
 		case <-ctx.Done():
 		}
+		if l.afterWake != nil {
+			l.afterWake()
+		}
 		l.mu.Lock()
 		if ctx.Err() != nil && w.refused == nil {
 			l.removeLocked(w, l.now())
