@@ -322,3 +322,19 @@ func TestRateLimiterNoStartANanosecondEarly(t *testing.T) {
 		})
 	}
 }
+
+// TestRateLimiterEndedCtxTakesNoToken: a Start whose ctx has already ended
+// returns its error and leaves the token for the next job.
+func TestRateLimiterEndedCtxTakesNoToken(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := crew.NewRateLimiter(1, 1, crew.WithMaxWait(0))
+		ctx, cancel := context.WithCancel(context.Background())
+		tk, err := l.Admit(ctx)
+		require.NoError(t, err)
+		cancel()
+		_, err = l.Start(ctx, tk)
+		require.ErrorIs(t, err, context.Canceled)
+		assert.Equal(t, 1, takeAll(t, l, 2), "the token is still there")
+		assert.Equal(t, uint64(1), l.Stats().Canceled)
+	})
+}
