@@ -263,8 +263,11 @@ func (l *RateLimiter) Start(ctx context.Context, admitted Ticket) (Ticket, error
 		return 0, err
 	}
 	if prio == 0 && l.waiting.Load() == 0 {
+		// The bucket before the clock: a reading taken before a SetLimit
+		// then meets the old bucket, frozen, and goes the slow way.
+		b := l.bucket.Load()
 		now := l.clock()
-		if ok, _ := l.bucket.Load().TryTake(now); ok {
+		if ok, _ := b.TryTake(now); ok {
 			l.n.left.Add(1)
 			if now-l.seen.Load() > seenStale {
 				l.seen.Store(now)

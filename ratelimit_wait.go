@@ -98,7 +98,7 @@ func (l *RateLimiter) limitAt(ctx context.Context, now int64) int64 {
 func (l *RateLimiter) startSlow(ctx context.Context, prio int) (Ticket, error) {
 	l.mu.Lock()
 	b := l.bucket.Load()
-	now := l.now() // after the load: see Start
+	now := l.now()
 	if h := l.line.head(); b.P.Kind == gcra.Inf || h == nil || prio > h.prio {
 		if ok, _ := b.TryTake(now); ok {
 			l.leaveLocked(prio, nil)
