@@ -391,7 +391,7 @@ func TestRateLimiterRetryAfterIsWhenItFits(t *testing.T) {
 		synctest.Wait()
 		_, err = p.Submit(context.Background(), job)
 		assertRejected(t, err, "ratelimit", crew.ErrRateLimited, 1)
-		time.Sleep(1)
+		time.Sleep(time.Nanosecond)
 		_, err = p.Submit(context.Background(), job)
 		require.NoError(t, err)
 		closePool(t, p)
