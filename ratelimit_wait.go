@@ -113,10 +113,10 @@ func (l *RateLimiter) startSlow(ctx context.Context, prio int) (Ticket, error) {
 		return 0, rateLimitedAt(due, limitAt)
 	}
 	w := &waiter{prio: prio, limitAt: limitAt, since: now, wake: make(chan struct{}, 1)}
+	l.waiting.Add(1) // before w is in line: from now on no Start takes a token without mu
 	if last := l.line.insert(w); !last {
 		l.refuseLateLocked(w, now) // w overtook them
 	}
-	l.waiting.Add(1)
 	l.mu.Unlock()
 	return l.wait(ctx, w)
 }
@@ -230,7 +230,10 @@ func (l *RateLimiter) reshapeLocked(p gcra.Params) {
 	w := old.Freeze() // a Start without mu that read old fails from now on
 	l.bucket.Store(gcra.NewBucket(p, gcra.Convert(w, now, old.P, p)))
 	if h := l.line.head(); h != nil {
-		h.since = max(h.since, now) // no token at an instant before the change
+		// No token at an instant before the change. Only a head whose
+		// goroutine woke late (real time; never under a fake clock) can
+		// find its token's instant behind it and need this.
+		h.since = max(h.since, now)
 	}
 	l.refuseLateLocked(nil, now)
 	l.line.each(func(v *waiter) {
