@@ -68,7 +68,10 @@ func (s *SharedRateLimiter) Admit(ctx context.Context) (Ticket, error) {
 	for {
 		left := s.n.left.Load()
 		adm := s.n.admitted.Load()
-		delay := floatTokenDelay(float64(adm-left+1)-tokens, limit)
+		// Jobs waiting in Start have reserved their tokens: tokens is
+		// already short of them.
+		ahead := max(int64(adm-left)-int64(s.waiting.Load()), 0)
+		delay := floatTokenDelay(float64(ahead+1)-tokens, limit)
 		if delay > budget {
 			s.n.refusedAdmit.Add(1)
 			return 0, sharedRefusal(delay, budget)
@@ -104,17 +107,18 @@ func (s *SharedRateLimiter) Start(ctx context.Context, _ Ticket) (Ticket, error)
 		return 0, sharedRefusal(delay, budget)
 	}
 	s.waiting.Add(1)
-	defer s.waiting.Add(-1)
 	t := time.NewTimer(delay)
 	defer t.Stop()
 	select {
 	case <-t.C:
 		s.n.leave(nil)
+		s.waiting.Add(-1) // after left: never counted out twice
 		s.n.waited.Add(1)
 		return 0, nil
 	case <-ctx.Done():
 		r.Cancel()
 		s.n.leave(&s.n.canceled)
+		s.waiting.Add(-1)
 		return 0, ctx.Err()
 	}
 }

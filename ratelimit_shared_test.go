@@ -92,3 +92,27 @@ func TestSharedRateLimiterCancelAndRefuse(t *testing.T) {
 		assert.Zero(t, s.Pending)
 	})
 }
+
+// TestSharedRateLimiterCountsAWaiterOnce: a job waiting in Start has
+// reserved its token, so Submit's estimate counts it once, not as both a
+// reservation and a job ahead.
+func TestSharedRateLimiterCountsAWaiterOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := crew.NewSharedRateLimiter(rate.NewLimiter(10, 1), crew.WithMaxWait(250*time.Millisecond))
+		ctx := context.Background()
+		tk, err := g.Admit(ctx)
+		require.NoError(t, err)
+		_, err = g.Start(ctx, tk) // the token at 0
+		require.NoError(t, err)
+		tk, err = g.Admit(ctx)
+		require.NoError(t, err)
+		started := make(chan error)
+		go func() { _, err := g.Start(ctx, tk); started <- err }() // reserves the token of 100ms
+		synctest.Wait()
+		_, err = g.Admit(ctx)
+		require.NoError(t, err, "second in line: 200ms")
+		_, err = g.Admit(ctx)
+		assertRejected(t, err, "ratelimit", crew.ErrRateLimited, 50*time.Millisecond)
+		require.NoError(t, <-started)
+	})
+}
