@@ -70,14 +70,15 @@ import (
 // several pools, which then share its rate. While no Start waits and tokens
 // are there, Admit is one atomic add (a compare-and-swap with a deadline or
 // a max wait) and Start a clock reading, a compare-and-swap and an atomic
-// add: no lock and no allocation; Done does nothing. Otherwise they take the
-// limiter's mutex: Admit is then O(P) for P priority levels among the jobs
-// admitted and not started; a Start that waits joins the line in O(L) for L
-// priority levels waiting, plus O(n) when it overtakes n waiters of lower
-// priority (it refuses those that can no longer make their deadlines),
-// allocates its place in line and a timer, and only the first in line
-// keeps a timer running. Jobs with a priority other than 0 always take the
-// mutex. SetLimit and SetBurst are O(n) in the Starts waiting.
+// add: no lock and no allocation; Done does nothing. A job with a priority
+// other than 0 also takes the limiter's mutex briefly in each, to count
+// it by priority. Otherwise Admit and Start take the mutex: Admit is then
+// O(P) for P priorities among the jobs admitted and not started; a Start
+// that waits joins the line in O(L) for L priorities waiting, plus O(n)
+// when it overtakes n waiters of lower priority (it refuses those that can
+// no longer make their deadlines), allocates its place in line and a
+// timer, and only the first in line keeps a timer running. SetLimit and
+// SetBurst are O(n) in the Starts waiting.
 type RateLimiter struct {
 	// What every call reads and few write comes first, apart from the
 	// counters that every call writes: on separate cache lines, a core's
@@ -218,10 +219,12 @@ func (l *RateLimiter) SetBurst(burst int) {
 // Admit implements Guard. It never waits; see RateLimiter.
 func (l *RateLimiter) Admit(ctx context.Context) (Ticket, error) {
 	prio := priorityOf(ctx)
+	_, dl := ctx.Deadline()
+	bounded := dl || l.cfg.maxWait >= 0
 	if prio == 0 {
 		b := l.bucket.Load()
 		if b.P.Kind != gcra.Zero {
-			if _, dl := ctx.Deadline(); !dl && l.cfg.maxWait < 0 {
+			if !bounded {
 				l.n.admitted.Add(1)
 				return 0, nil // no bound to check, and a token will come
 			}
@@ -230,7 +233,7 @@ func (l *RateLimiter) Admit(ctx context.Context) (Ticket, error) {
 			}
 		}
 	}
-	return l.admitSlow(ctx, prio)
+	return l.admitSlow(ctx, prio, bounded)
 }
 
 // admitFast admits a job of priority 0 if, at the reading in seen, the
@@ -262,16 +265,16 @@ func (l *RateLimiter) Start(ctx context.Context, admitted Ticket) (Ticket, error
 		l.leave(prio, &l.n.canceled)
 		return 0, err
 	}
-	if prio == 0 && l.waiting.Load() == 0 {
+	if l.waiting.Load() == 0 { // no line: priority does not matter
 		// The bucket before the clock: a reading taken before a SetLimit
 		// then meets the old bucket, frozen, and goes the slow way.
 		b := l.bucket.Load()
 		now := l.clock()
 		if ok, _ := b.TryTake(now); ok {
-			l.n.left.Add(1)
 			if now-l.seen.Load() > seenStale {
 				l.seen.Store(now)
 			}
+			l.leave(prio, nil)
 			return 0, nil
 		}
 	}
@@ -308,12 +311,18 @@ func (l *RateLimiter) leave(prio int, why *atomic.Uint64) {
 // mu held.
 func (l *RateLimiter) leaveLocked(prio int, why *atomic.Uint64) {
 	if prio != 0 {
-		if l.levels[prio]--; l.levels[prio] <= 0 {
+		// An empty level stays, unless there are many: the next job of
+		// that priority then finds its entry.
+		if l.levels[prio]--; l.levels[prio] <= 0 && len(l.levels) > maxIdleLevels {
 			delete(l.levels, prio)
 		}
 	}
 	l.n.leave(why)
 }
+
+// maxIdleLevels is how many priorities levels keeps, empty or not, before
+// it forgets those that empty.
+const maxIdleLevels = 16
 
 // now reads the clock: nanoseconds since base.
 func (l *RateLimiter) now() int64 { return int64(time.Since(l.base)) }

@@ -21,15 +21,27 @@ import (
 // last change of the bucket, so no token is taken under new settings at an
 // instant before they applied.
 
-// admitSlow is Admit with the clock and mu: for a job with a priority, a
-// bound the fast path could not settle, or a bucket that does not refill.
-func (l *RateLimiter) admitSlow(ctx context.Context, prio int) (Ticket, error) {
+// admitSlow is Admit under mu: for a job with a priority, a bound the fast
+// path could not settle, or a bucket that does not refill.
+func (l *RateLimiter) admitSlow(ctx context.Context, prio int, bounded bool) (Ticket, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	b := l.bucket.Load() // replaced only under mu, so never frozen here
+	if prio != 0 && b.P.Kind != gcra.Zero {
+		// What the fast path does for priority 0: no estimate without a
+		// bound, and none with the clock when tokens are there for every
+		// job admitted.
+		if !bounded {
+			l.n.admitted.Add(1)
+			return l.countLocked(prio), nil
+		}
+		if l.admitFast(b) {
+			return l.countLocked(prio), nil
+		}
+	}
 	now := l.now()
 	l.seen.Store(now)
 	limitAt := l.limitAt(ctx, now)
-	b := l.bucket.Load() // replaced only under mu, so never frozen here
 	for {
 		left := l.n.left.Load()
 		adm := l.n.admitted.Load()
@@ -45,15 +57,21 @@ func (l *RateLimiter) admitSlow(ctx context.Context, prio int) (Ticket, error) {
 		// A CAS, not an add: a job admitted without mu since the loads
 		// would be ahead of this one and is not in the estimate.
 		if l.n.admitted.CompareAndSwap(adm, adm+1) {
-			if prio != 0 {
-				if l.levels == nil {
-					l.levels = make(map[int]int64)
-				}
-				l.levels[prio]++
-			}
-			return priorityTicket(prio), nil
+			return l.countLocked(prio), nil
 		}
 	}
+}
+
+// countLocked counts an admitted job in its priority's level and returns
+// its ticket. Requires mu held.
+func (l *RateLimiter) countLocked(prio int) Ticket {
+	if prio != 0 {
+		if l.levels == nil {
+			l.levels = make(map[int]int64)
+		}
+		l.levels[prio]++
+	}
+	return priorityTicket(prio)
 }
 
 // aheadLocked returns how many of the pending jobs (admitted, not gone)
