@@ -236,10 +236,10 @@ func (l *RateLimiter) Admit(ctx context.Context) (Ticket, error) {
 	return l.admitSlow(ctx, prio, bounded)
 }
 
-// admitFast admits a job of priority 0 if, at the reading in seen, the
-// bucket held a token for it and for every job admitted before it that has
-// not started: tokens only grow with time, so they are there now. It
-// reports false when it cannot tell without the clock.
+// admitFast admits a job if, at the reading in seen, the bucket held a
+// token for it and for every job admitted before it that has not started,
+// whatever their priorities: tokens only grow with time, so they are there
+// now. It reports false when it cannot tell without the clock.
 func (l *RateLimiter) admitFast(b *gcra.Bucket) bool {
 	for {
 		left := l.n.left.Load() // before admitted, so the difference is never short
