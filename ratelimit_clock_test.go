@@ -12,10 +12,12 @@ import (
 )
 
 // TestRateLimiterBucketTimesInOrder: a Start that reads the clock and then
-// loses the CPU before it takes its token must not hand the bucket a time
-// earlier than one the bucket already has. golang.org/x/time/rate moves its
-// clock back to such a time and then refills the span a second time
-// (golang/go#56287), and more jobs start than guarantee 7 allows.
+// loses the CPU before it takes its token must not get a token for that
+// stale time after others took the tokens of later ones, or more jobs start
+// than guarantee 7 allows. (x/time's bucket, which crew used before, moved
+// its clock back to such a time and refilled the span twice:
+// golang/go#56287.) The GCRA takes at max(word, time), so the stale reading
+// finds no token and the Start waits, and reads the clock again.
 func TestRateLimiterBucketTimesInOrder(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()
@@ -64,10 +66,10 @@ func TestRateLimiterBucketTimesInOrder(t *testing.T) {
 	})
 }
 
-// TestRateLimiterCancelledWaitTimeInOrder: a cancelled wait gives its token
-// back at a time in order with the bucket's others too, or a Start that
-// read the clock before it hands the bucket an earlier time and the span
-// between is refilled twice.
+// TestRateLimiterCancelledWaitTimeInOrder: a cancelled wait and a Start
+// stalled on a stale clock reading, together, make no token twice: the
+// stalled Start takes its token at the clock's time when it resumes, and
+// the span before is not refilled.
 func TestRateLimiterCancelledWaitTimeInOrder(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()
