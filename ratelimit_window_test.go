@@ -92,9 +92,9 @@ func (tr *windowTrial) run(t *testing.T) []time.Time {
 		}
 		switch r.IntN(3) {
 		case 0:
-			ctx, cancel = context.WithTimeout(ctx, time.Duration(r.IntN(500))*time.Millisecond)
+			ctx, cancel = context.WithTimeout(ctx, time.Duration(r.Int64N(int64(500*time.Millisecond))))
 		case 1:
-			d := time.Duration(r.IntN(300)) * time.Millisecond
+			d := time.Duration(r.Int64N(int64(300 * time.Millisecond)))
 			wg.Go(func() { time.Sleep(d); cancel() })
 		}
 		f, err := p.Submit(ctx, job)
@@ -118,7 +118,11 @@ func (tr *windowTrial) run(t *testing.T) []time.Time {
 			}
 			tr.shapes = append(tr.shapes, shape{time.Now(), limit, burst})
 		}
-		time.Sleep(time.Duration(r.IntN(40)) * time.Millisecond)
+		if r.IntN(3) == 0 {
+			tr.sleepToEdge() // a nanosecond before a token, or on it
+		} else {
+			time.Sleep(time.Duration(r.Int64N(int64(40 * time.Millisecond)))) // any nanosecond
+		}
 	}
 	if tr.changes && tr.shapes[len(tr.shapes)-1].limit == 0 {
 		l.SetLimit(tr.limit) // so that no job waits for a token forever
@@ -140,6 +144,33 @@ func (tr *windowTrial) run(t *testing.T) []time.Time {
 	assert.Zero(t, s.Waiting)
 	slices.SortFunc(tr.starts, time.Time.Compare)
 	return tr.starts
+}
+
+// sleepToEdge sleeps until a nanosecond before (or exactly when) the token
+// after the latest start would be due at the documented interval, 1/limit
+// rounded up to the nanosecond: where a start a nanosecond early would
+// show.
+func (tr *windowTrial) sleepToEdge() {
+	tr.mu.Lock()
+	var last time.Time
+	for _, s := range tr.starts {
+		if s.After(last) {
+			last = s
+		}
+	}
+	limit := tr.shapes[len(tr.shapes)-1].limit
+	tr.mu.Unlock()
+	if last.IsZero() || limit <= 0 {
+		return
+	}
+	r := new(big.Rat).SetFloat64(float64(limit))
+	iv := new(big.Int).Mul(big.NewInt(int64(time.Second)), r.Denom())
+	iv.Add(iv, new(big.Int).Sub(r.Num(), big.NewInt(1))) // ceil
+	iv.Quo(iv, r.Num())
+	edge := last.Add(time.Duration(iv.Int64()) - time.Duration(tr.r.IntN(2)))
+	if d := time.Until(edge); d > 0 && d < time.Second {
+		time.Sleep(d)
+	}
 }
 
 // TestRateLimiterWindowBoundExact checks guarantee 7 under fake time with
