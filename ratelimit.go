@@ -187,7 +187,8 @@ func (l *RateLimiter) Limit() rate.Limit { return l.n.limit() }
 func (l *RateLimiter) Burst() int { return l.n.burst() }
 
 // SetLimit changes the rate from now on. The tokens in the bucket stay
-// (whole ones; from rate.Inf the bucket is full), and the jobs already
+// (less a nanosecond's worth at most; at a limit of 0 only whole tokens
+// count; leaving rate.Inf the bucket is full), and the jobs already
 // waiting for a token get their times worked out anew at the new rate: one
 // that can no longer make its deadline or max wait is refused then. For a
 // window across the change, the bound is burst plus the tokens each rate
