@@ -4,7 +4,6 @@ import (
 	"context"
 	"runtime"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -94,116 +93,6 @@ func BenchmarkBreakerExecute(b *testing.B) {
 	})
 }
 
-// BenchmarkRateLimiterGuard compares the limiter guard, when tokens are
-// there, with x/time/rate's own Wait.
-func BenchmarkRateLimiterGuard(b *testing.B) {
-	ctx := context.Background()
-	dl, cancel := context.WithDeadline(ctx, time.Now().Add(time.Hour))
-	defer cancel()
-	b.Run("guard", func(b *testing.B) {
-		l := NewRateLimiter(plentyRate, plentyBurst)
-		b.ReportAllocs()
-		for b.Loop() {
-			guardCall(ctx, l)
-		}
-	})
-	b.Run("guard with deadline", func(b *testing.B) {
-		l := NewRateLimiter(plentyRate, plentyBurst)
-		b.ReportAllocs()
-		for b.Loop() {
-			guardCall(dl, l)
-		}
-	})
-	b.Run("baseline: rate.Limiter.Wait", func(b *testing.B) {
-		l := rate.NewLimiter(plentyRate, plentyBurst)
-		b.ReportAllocs()
-		for b.Loop() {
-			if l.Wait(ctx) != nil {
-				b.Fatal("refused")
-			}
-		}
-	})
-	b.Run("baseline: rate.Limiter.Wait with deadline", func(b *testing.B) {
-		l := rate.NewLimiter(plentyRate, plentyBurst)
-		b.ReportAllocs()
-		for b.Loop() {
-			if l.Wait(dl) != nil {
-				b.Fatal("refused")
-			}
-		}
-	})
-	// In parallel the part under the limiter's mutex is what the callers
-	// queue for; the clock reading is done by each on its own core.
-	b.Run("parallel guard", func(b *testing.B) {
-		l := NewRateLimiter(plentyRate, plentyBurst)
-		b.ReportAllocs()
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				guardCall(ctx, l)
-			}
-		})
-	})
-	b.Run("parallel baseline: rate.Limiter.Wait", func(b *testing.B) {
-		l := rate.NewLimiter(plentyRate, plentyBurst)
-		b.ReportAllocs()
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				if l.Wait(ctx) != nil {
-					b.Error("refused")
-					return
-				}
-			}
-		})
-	})
-	b.Run("parallel baseline: a lock-free bucket", func(b *testing.B) {
-		g := newGCRA(plentyRate, plentyBurst)
-		b.ReportAllocs()
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				if !g.allow() {
-					b.Error("refused")
-					return
-				}
-			}
-		})
-	})
-}
-
-// gcra is a token bucket without a lock (the generic cell rate algorithm):
-// one word, the time at which the bucket would be empty, moved by CAS. It
-// is not golang.org/x/time/rate's bucket, which RateLimiter must keep as
-// the bucket of record; it is here to measure what taking a token costs
-// when neither a mutex nor x/time's lock is on the path, only a clock
-// reading and one CAS. Its times are whole nanoseconds, too coarse for an
-// exact bucket above 1e9 tokens a second; enough to time it.
-type gcra struct {
-	base     time.Time
-	interval float64 // ns per token
-	tau      int64   // ns the bucket takes to fill up
-	empty    atomic.Int64
-}
-
-func newGCRA(limit rate.Limit, burst int) *gcra {
-	g := &gcra{base: time.Now(), interval: 1e9 / float64(limit)}
-	g.tau = int64(float64(burst) * g.interval)
-	g.empty.Store(-g.tau) // full
-	return g
-}
-
-func (g *gcra) allow() bool {
-	for {
-		now := int64(time.Since(g.base))
-		e := g.empty.Load()
-		next := float64(max(e, now-g.tau)) + g.interval
-		if next > float64(now) {
-			return false
-		}
-		if g.empty.CompareAndSwap(e, int64(next)) {
-			return true
-		}
-	}
-}
-
 // BenchmarkPoolChain is the per-job cost of Chain(limiter, breaker) over
 // the bare pool, with Do from many goroutines.
 func BenchmarkPoolChain(b *testing.B) {
@@ -244,38 +133,6 @@ func BenchmarkPoolChain(b *testing.B) {
 			b.StopTimer()
 			_ = p.Close(ctx)
 		})
-	}
-}
-
-// BenchmarkRateLimiterPrecision runs jobs at 10,000 starts a second in real
-// time and reports the achieved rate and its error. Run it with
-// -benchtime=20000x for 2 s of starts.
-func BenchmarkRateLimiterPrecision(b *testing.B) {
-	const limit = 10_000
-	p := Chain[int](NewPool[int](256), NewRateLimiter(limit, 1))
-	var mu sync.Mutex
-	var first, last time.Time
-	job := func(context.Context) (int, error) {
-		now := time.Now()
-		mu.Lock()
-		if first.IsZero() {
-			first = now
-		}
-		last = now
-		mu.Unlock()
-		return 0, nil
-	}
-	ctx := context.Background()
-	for b.Loop() {
-		if _, err := p.Submit(ctx, job); err != nil {
-			b.Fatal(err)
-		}
-	}
-	_ = p.Close(ctx)
-	if b.N > 1 {
-		got := float64(b.N-1) / last.Sub(first).Seconds()
-		b.ReportMetric(got, "starts/s")
-		b.ReportMetric(100*(got-limit)/limit, "err%")
 	}
 }
 

@@ -2,7 +2,6 @@ package crew
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"sync"
@@ -11,471 +10,337 @@ import (
 
 	"golang.org/x/time/rate"
 
-	"github.com/crew-go/crew/internal/list"
+	"github.com/crew-go/crew/internal/gcra"
 )
 
 // RateLimiter is a Guard that bounds how often jobs start: in any window of
-// length w, at most burst + limit*w jobs behind it start. It is a token
-// bucket (golang.org/x/time/rate) refilled at limit tokens a second and
-// holding at most burst tokens; a job takes one token when a worker is about
-// to start it, waiting for it if need be, so tokens pace starts, not Submits.
+// length w, at most burst + limit*w jobs behind it start (guarantee 7). It
+// is a token bucket refilled at limit tokens a second and holding at most
+// burst; a job takes one token when a worker is about to start it, so
+// tokens pace starts, not Submits.
 //
-// At Submit (Admit) it never waits. It works out when the job's token would
-// come, from the tokens in the bucket now and the jobs admitted before it
-// that have not started yet (taking them to start in order as their tokens
-// come), and if that is later than the job's ctx deadline or WithMaxWait
-// allows, it rejects the job at once with a *RejectedError matching
-// ErrRateLimited. Its RetryAfter is how much later the job would have fit
-// at the current backlog. A job with neither a deadline nor WithMaxWait is
-// always admitted.
+// Exactness: the bucket counts time in whole nanoseconds, in integers. A
+// token comes every 1/limit seconds rounded up to the nanosecond, so the
+// rate is exactly limit when that is a whole number of nanoseconds (1, 10,
+// 1000, 10000 a second...) and otherwise lower by less than limit/1e9 of
+// itself; above 1e9 a second it is one token a nanosecond. Each token is
+// granted at an instant, and the instants keep the bound with no tolerance,
+// cancellations and SetLimit included. A job starts at its instant or as
+// soon after as the Go scheduler runs its goroutine.
 //
-// At start (Start) it takes the token, waiting for it on a timer until ctx
-// ends. If the wait would pass ctx's deadline or the max wait (the picture
-// at Submit changed: SetLimit lowered the rate) it refuses the job at once
-// with ErrRateLimited and puts the token back. A wait that ctx ends gives
-// its token back to the jobs behind it, and an admitted job that never
-// starts gives up its place in line; neither counts against the limit.
-// Starts keep the bound to the nanosecond, checked with no tolerance under
-// fake time; the one exception is that x/time gives a token back with its
-// times truncated to the nanosecond, so after a cancelled wait a start may
-// come up to a nanosecond early (limit*1ns of a token).
+// At Submit (Admit) it never waits. It works out when the job's token
+// would come, after the tokens of the jobs admitted before it that will
+// start before it and have not started yet. If that is not strictly before
+// the job's ctx deadline, or is later than WithMaxWait allows, it refuses
+// the job at once with a *RejectedError matching ErrRateLimited. Its
+// RetryAfter is how much later the same job would fit if nothing else
+// changed: retried after exactly that long, with the same bound, it is
+// admitted. A job with neither a deadline nor WithMaxWait is admitted,
+// unless no token can ever come (limit 0 and the burst spent): that is
+// refused with RetryAfter 0.
+//
+// At start (Start) it takes the token, waiting for it until ctx ends. If
+// things changed since Submit (SetLimit lowered the rate, urgent jobs came
+// first) so that the token would come too late, it refuses the job at once
+// with ErrRateLimited. A job whose ctx ends while it waits, or that never
+// reaches Start, never took a token: the jobs behind it move up, and it does
+// not count against the limit. A token is spent once Start lets the job
+// through, even if a later guard of the Chain then refuses it.
+//
+// Priority: a job's priority is the one WithPriority put in its Submit ctx.
+// At Submit, only jobs of higher or equal priority admitted before it count
+// as ahead of it, since a PriorityPool starts those first. Among Starts
+// waiting for tokens, higher priorities get them first, and equal ones in
+// the order they came; a Start that finds no one waiting and a token there
+// takes it, whatever its priority. So in Chain(NewPriorityPool(n), limiter)
+// urgent jobs are admitted while the urgent backlog alone fits their
+// deadlines, and take tokens ahead of less urgent jobs. The estimate is an
+// approximation: a PriorityPool ages waiting jobs (WithAging), so an old
+// job of low priority may start before a newer urgent one the estimate put
+// first, and urgent jobs that come later take tokens that an admitted job
+// counted on, which may then be refused at start. Over a pool that ignores
+// priority, give all jobs one priority, or the estimate for urgent ones is
+// too hopeful.
 //
 // Jobs waiting for their tokens hold workers, so the pool needs workers for
 // the jobs running plus those waiting. With too few, the bucket fills while
-// no worker asks, and with a small burst that time is lost: at 10,000
-// starts a second with burst 1, 256 workers keep the achieved rate within
-// 0.5% of the limit on a busy 2-core machine, 64 workers fall 2-15% short.
+// no worker asks, tokens above burst are lost, and the rate falls short.
 //
 // A RateLimiter is safe for concurrent use, and one RateLimiter may guard
-// several pools, which then share its rate. When tokens are there,
-// Admit+Start+Done costs about as much as rate.Limiter.Wait: 150 against
-// 140 ns a call with two callers at once on a shared 2-core machine, 133
-// against 124 with one. Admit is one atomic add (a CAS with a bound);
-// Start is a clock reading, one mutex and the bucket's lock (Start says
-// why not less). It does not allocate; a job that waits allocates a timer.
+// several pools, which then share its rate. While no Start waits and tokens
+// are there, Admit is one atomic add (a compare-and-swap with a deadline or
+// a max wait) and Start a clock reading, a compare-and-swap and an atomic
+// add: no lock and no allocation; Done does nothing. A job with a priority
+// other than 0 also takes the limiter's mutex briefly in each, to count
+// it by priority. Otherwise Admit and Start take the mutex: Admit is then
+// O(P) for P priorities among the jobs admitted and not started; a Start
+// that waits joins the line in O(L) for L priorities waiting, plus O(n)
+// when it overtakes n waiters of lower priority (it refuses those that can
+// no longer make their deadlines), allocates its place in line and a
+// timer, and only the first in line keeps a timer running. SetLimit and
+// SetBurst are O(n) in the Starts waiting.
 type RateLimiter struct {
-	lim     *rate.Limiter
-	maxWait time.Duration // < 0: no bound of its own, only ctx's deadline
+	// What every call reads and few write comes first, apart from the
+	// counters that every call writes: on separate cache lines, a core's
+	// write to a counter does not take the others' copies of these away.
+	cfg  rateLimitConfig
+	base time.Time // the epoch of the bucket's nanoseconds
 
-	// base is when the limiter was made. The times it hands the bucket are
-	// base plus time.Since(base), which reads only the monotonic clock
-	// where time.Now reads the wall clock too (63 against 77 ns on the
-	// 2-core test machine); the bucket compares times by their monotonic
-	// readings alone.
-	base time.Time
+	// bucket is replaced whole, under mu, when the limit or burst changes;
+	// the old one is frozen first, so no take lands on it afterwards.
+	bucket atomic.Pointer[gcra.Bucket]
 
-	// pending counts the jobs Admit let through that have not reached
-	// Start or Abandon. floor (float64 bits) is a lower bound on the tokens
-	// in the bucket: time only adds tokens, and each Start lowers floor by
-	// the one it takes. While pending+1 <= floor, a job will find its token
-	// at once and Admit needs neither the clock nor a lock.
-	pending atomic.Int64
-	floor   atomic.Uint64
+	// seen is a clock reading, never later than now, so that Admit can
+	// tell without the clock that the tokens are there (see admitFast).
+	seen atomic.Int64
 
-	// mu makes Start's taking a token and leaving pending one step, and
-	// the slow path of Admit's reading of both a consistent snapshot, so
-	// that no job is counted twice or not at all. It also orders the
-	// updates of floor, and the times handed to the bucket (see at). Every
-	// call that changes the bucket is made with mu held. Taken before the
-	// bucket's own lock.
-	mu    sync.Mutex
-	last  time.Duration // since base: the latest time handed to the bucket; guarded by mu
-	lastT time.Time     // base + last; guarded by mu
-	limit rate.Limit    // as given; the bucket runs at bucketRate(limit); guarded by mu
-	// waiters are the Starts waiting for their tokens, in the order they
-	// reserved them (see leave); guarded by mu.
-	waiters list.List[tokenWaiter]
+	// waiting counts the Starts in line; while it is 0, a Start may take a
+	// token without mu. Written under mu.
+	waiting atomic.Int32
 
-	afterClock func() // tests only: called by Start after it reads the clock
+	afterClock func() // tests only: called after Start reads the clock
+	afterWake  func() // tests only: called when a waiting Start wakes
+
+	_ [64]byte
+	n limiterCounts
+
+	// pending reads the jobs admitted and not yet gone, as
+	// l.pending.Load(); Stats().Pending is the public form.
+	pending pendingReader
+
+	// mu guards what follows, and orders the slow paths: Admit's estimate,
+	// Start's line, and the replacement of bucket.
+	mu sync.Mutex
+	// levels counts the admitted jobs not yet gone (started, refused,
+	// cancelled or abandoned) by priority, for the priorities other than
+	// 0; those of priority 0 are the rest of the pending jobs.
+	levels map[int]int64
+	line   waitLine
 }
 
-// RateLimitOption configures NewRateLimiter. Options are immutable values,
-// safe to reuse and to share between goroutines.
+// RateLimitOption configures NewRateLimiter and NewSharedRateLimiter.
+// Options are immutable values, safe to reuse and to share between
+// goroutines.
 type RateLimitOption interface {
-	applyRateLimit(*RateLimiter)
+	applyRateLimit(*rateLimitConfig)
 }
 
-type rateLimitOptionFunc func(*RateLimiter)
+type rateLimitConfig struct {
+	maxWait time.Duration // < 0: no bound of its own, only ctx's deadline
+}
 
-func (o rateLimitOptionFunc) applyRateLimit(l *RateLimiter) { o(l) }
+type rateLimitOptionFunc func(*rateLimitConfig)
+
+func (o rateLimitOptionFunc) applyRateLimit(c *rateLimitConfig) { o(c) }
 
 // WithMaxWait bounds how long a job may wait for its token: a job that would
-// wait longer is rejected with ErrRateLimited instead, at Submit when the
+// wait longer is refused with ErrRateLimited instead, at Submit when the
 // backlog already shows it, else at start. With 0, only a token that is
-// available at once is taken. Without WithMaxWait a job waits as long as its
-// ctx allows. It panics if d is negative.
+// there at once is taken. Without WithMaxWait a job waits as long as its ctx
+// allows. WithMaxWait panics if d is negative.
 func WithMaxWait(d time.Duration) RateLimitOption {
 	if d < 0 {
 		panic(fmt.Sprintf("crew: WithMaxWait(%v): the max wait must be >= 0", d))
 	}
-	return rateLimitOptionFunc(func(l *RateLimiter) { l.maxWait = d })
+	return rateLimitOptionFunc(func(c *rateLimitConfig) { c.maxWait = d })
+}
+
+func newRateLimitConfig(opts []RateLimitOption) rateLimitConfig {
+	c := rateLimitConfig{maxWait: -1}
+	for _, o := range opts {
+		if o != nil {
+			o.applyRateLimit(&c)
+		}
+	}
+	return c
 }
 
 // NewRateLimiter returns a RateLimiter that lets jobs start at limit a
-// second on average, and up to burst at once after a quiet period. Limits
-// below 1 work (rate.Every(10*time.Second) is 0.1). rate.Inf lets every job
-// through and ignores burst. A zero limit lets burst jobs start and then
-// rejects every job with ErrRateLimited until SetLimit raises it.
+// second on average, and up to burst at once after a quiet period; the
+// bucket starts full. Limits below 1 work (rate.Every(10*time.Second) is
+// 0.1). rate.Inf, or +Inf, lets every job through and ignores burst. A limit
+// of 0 lets burst jobs start and then refuses every job at Submit with
+// ErrRateLimited until SetLimit raises it; so does a positive limit too
+// small for one token in 2^62 nanoseconds (146 years, below about 2.2e-10
+// a second), which never becomes unlimited. A burst above what limit makes
+// in 2^62 nanoseconds (math.MaxInt, say) means that many: the bucket never
+// holds more than it can refill in that time.
 //
 // NewRateLimiter panics if limit is negative or NaN, if burst is negative,
 // or if burst is 0 with a finite limit (no job could ever start).
 func NewRateLimiter(limit rate.Limit, burst int, opts ...RateLimitOption) *RateLimiter {
 	checkRate("NewRateLimiter", limit, burst)
-	now := time.Now()
-	l := &RateLimiter{lim: rate.NewLimiter(bucketRate(limit), burst), limit: limit, maxWait: -1, base: now, lastT: now}
-	l.resetFloor(now)
-	for _, o := range opts {
-		if o != nil {
-			o.applyRateLimit(l)
-		}
-	}
+	l := &RateLimiter{cfg: newRateLimitConfig(opts), base: time.Now()}
+	p := gcra.New(float64(limit), burst)
+	l.bucket.Store(gcra.NewBucket(p, p.Full(0)))
+	l.n.setShape(limit, burst)
+	l.pending = pendingReader{&l.n}
 	return l
 }
 
 // Limit returns the current rate, in starts a second, as given to
 // NewRateLimiter or SetLimit.
-func (l *RateLimiter) Limit() rate.Limit {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.limit
-}
+func (l *RateLimiter) Limit() rate.Limit { return l.n.limit() }
 
-// bucketRate is the rate the bucket runs at for limit: one token per 1/limit
-// rounded up to a whole nanosecond, so that every token is due on the very
-// nanosecond it is whole (see tokenDelay). When 1/limit is a whole number of
-// nanoseconds (1/s, 10/s, 0.5/s, 1000/s...) that is limit itself.
-// Otherwise (3/s: 333333333.3ns a token) no start could fall on the exact
-// schedule: starts would land on the nanosecond after it, and a window from
-// such a start to one the schedule puts on its nanosecond (the third token
-// at 3/s is due at 1s exactly) would hold billionths of a token more than
-// burst + limit*w allows. Rounding the token's time up costs less than a
-// nanosecond per token: 0.0003% at 3,333/s, 0.03% at 333,333/s.
-func bucketRate(limit rate.Limit) rate.Limit {
-	if limit <= 0 || limit == rate.Inf {
-		return limit
-	}
-	ns := 1e9 / float64(limit)
-	whole := math.Ceil(ns - ns*1e-14) // floating-point noise above a whole number is not a fraction
-	if whole == ns {
-		return limit
-	}
-	return rate.Limit(1e9 / whole)
-}
+// Burst returns the current bucket size, as given to NewRateLimiter or
+// SetBurst.
+func (l *RateLimiter) Burst() int { return l.n.burst() }
 
-// Burst returns the current bucket size.
-func (l *RateLimiter) Burst() int { return l.lim.Burst() }
-
-// SetLimit changes the rate from now on; tokens already in the bucket stay.
-// Jobs already waiting for a token keep the time they were given. It panics
-// if limit is negative or NaN, or finite while the burst is 0.
+// SetLimit changes the rate from now on. The tokens in the bucket stay
+// (less a nanosecond's worth at most; at a limit of 0 only whole tokens
+// count; leaving rate.Inf the bucket is full), and the jobs already
+// waiting for a token get their times worked out anew at the new rate: one
+// that can no longer make its deadline or max wait is refused then. For a
+// window across the change, the bound is burst plus the tokens each rate
+// makes over the part of the window it was in force. SetLimit panics if
+// limit is negative or NaN, or finite while the burst is 0.
 func (l *RateLimiter) SetLimit(limit rate.Limit) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	checkRate("SetLimit", limit, l.lim.Burst())
-	now := l.at(time.Since(l.base))
-	l.limit = limit
-	l.lim.SetLimitAt(now, bucketRate(limit))
-	l.resetFloor(now)
+	burst := l.n.burst()
+	checkRate("SetLimit", limit, burst)
+	l.n.setShape(limit, burst)
+	l.reshapeLocked(gcra.New(float64(limit), burst))
 }
 
-// SetBurst changes the bucket size from now on; tokens above it are lost.
-// It panics if burst is negative, or 0 while the limit is finite.
+// SetBurst changes the bucket size from now on: tokens above it are lost,
+// and raising it adds none. Jobs already waiting get their times worked
+// out anew, as with SetLimit. For a window across the change, the larger
+// burst counts. SetBurst panics if burst is negative, or 0 while the limit
+// is finite.
 func (l *RateLimiter) SetBurst(burst int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	checkRate("SetBurst", l.lim.Limit(), burst)
-	now := l.at(time.Since(l.base))
-	l.lim.SetBurstAt(now, burst)
-	l.resetFloor(now)
+	limit := l.n.limit()
+	checkRate("SetBurst", limit, burst)
+	l.n.setShape(limit, burst)
+	l.reshapeLocked(gcra.New(float64(limit), burst))
 }
 
 // Admit implements Guard. It never waits; see RateLimiter.
 func (l *RateLimiter) Admit(ctx context.Context) (Ticket, error) {
-	bounded := l.maxWait >= 0
-	if !bounded {
-		_, bounded = ctx.Deadline()
-	}
-	if !bounded {
-		l.pending.Add(1)
-		return 0, nil // no bound to check
-	}
-	for {
-		p := l.pending.Load()
-		if float64(p+1) <= l.getFloor() {
-			if l.pending.CompareAndSwap(p, p+1) {
-				return 0, nil // the token is there
+	prio := priorityOf(ctx)
+	_, dl := ctx.Deadline()
+	bounded := dl || l.cfg.maxWait >= 0
+	if prio == 0 {
+		b := l.bucket.Load()
+		if b.P.Kind != gcra.Zero {
+			if !bounded {
+				l.n.admitted.Add(1)
+				return 0, nil // no bound to check, and a token will come
 			}
-			continue
-		}
-		if err := l.admitSlow(ctx); err != errRetry {
-			return 0, err
+			if l.admitFast(b) {
+				return 0, nil
+			}
 		}
 	}
+	return l.admitSlow(ctx, prio, bounded)
 }
 
-// errRetry tells Admit that pending moved while admitSlow estimated.
-var errRetry = errors.New("retry")
-
-// admitSlow estimates when the next job's token comes and admits it if that
-// is within its bound.
-func (l *RateLimiter) admitSlow(ctx context.Context) error {
-	budget, _ := l.budget(ctx, time.Now())
-	d := time.Since(l.base)
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.resetFloor(l.at(d))
-	tokens := l.getFloor()
-	p := l.pending.Load()
-	need := float64(p+1) - tokens
-	var delay time.Duration
-	if need > 0 {
-		delay = tokenDelay(need, l.lim.Limit())
+// admitFast admits a job if, at the reading in seen, the bucket held a
+// token for it and for every job admitted before it that has not started,
+// whatever their priorities: tokens only grow with time, so they are there
+// now. It reports false when it cannot tell without the clock.
+func (l *RateLimiter) admitFast(b *gcra.Bucket) bool {
+	for {
+		left := l.n.left.Load() // before admitted, so the difference is never short
+		adm := l.n.admitted.Load()
+		w := b.Load()
+		if w == gcra.Frozen {
+			return false
+		}
+		seen := l.seen.Load()
+		if b.P.Due(w, seen, int64(adm-left)) > seen {
+			return false
+		}
+		if l.n.admitted.CompareAndSwap(adm, adm+1) {
+			return true
+		}
 	}
-	if delay > budget {
-		return rateLimited(delay, budget)
-	}
-	if !l.pending.CompareAndSwap(p, p+1) {
-		return errRetry // an Admit or Abandon without the lock got in between
-	}
-	return nil
 }
 
 // Start implements Guard: it takes a token, waiting for it until ctx ends.
-//
-// When tokens are there, Start is a clock reading, then mu, then the
-// bucket's AllowN under its own lock. Why not less:
-//
-//   - mu cannot go. The bucket takes the time from its caller, read outside
-//     its lock, and a call with a time earlier than its last moves its
-//     clock back and refills that span again (golang/go#56287). Only a lock
-//     of ours around the call keeps the times in order (at); with the
-//     bucket's lock alone, two Starts can reach it in the other order. mu
-//     also keeps Admit's slow path exact: without it, a Start between its
-//     AllowN and its leaving pending is counted twice there. The clock is
-//     read before mu, which only orders the readings: a reading costs more
-//     than the rest of the section.
-//   - A token cannot be taken beside the bucket, from a count that provably
-//     has it, and charged to the bucket later. The bucket holds at most
-//     burst, so what a take leaves depends on when it happened. Charged at
-//     a later time (a debt), refill the true bucket would have kept is
-//     lost: at 100/s and burst 10, ten takes 20 ms apart charged together
-//     leave the bucket empty where the true one holds 9, and a job with
-//     WithMaxWait(0) is refused with a token there. Charged at an earlier
-//     time (a lease), tokens not yet used are refilled twice and starts
-//     exceed burst + limit*w. Charging each take at its own time needs the
-//     takes in time order: mu again.
-//
-// So a start is one pass of the bucket under mu and its lock, as
-// rate.Limiter.Wait is one clock reading and two passes under the bucket's
-// lock. A lock-free bucket (a CAS on the time it would be empty) costs a
-// third of this with two callers at once (43 against 132 ns,
-// BenchmarkRateLimiterGuard), but it would replace x/time's bucket, not
-// guard it.
-func (l *RateLimiter) Start(ctx context.Context, _ Ticket) (Ticket, error) {
+func (l *RateLimiter) Start(ctx context.Context, admitted Ticket) (Ticket, error) {
+	prio := ticketPriority(admitted)
 	if err := ctx.Err(); err != nil {
-		l.pending.Add(-1)
+		l.leave(prio, &l.n.canceled)
 		return 0, err
 	}
-	d := l.clock()
-	at := l.base.Add(d)
-	l.mu.Lock()
-	now := l.atTime(d, at)
-	l.setFloor(l.getFloor() - 1)
-	l.pending.Add(-1)
-	if l.lim.AllowN(now, 1) {
-		l.mu.Unlock()
-		return 0, nil
-	}
-	if l.lim.Limit() <= 0 {
-		l.setFloor(l.getFloor() + 1) // no token taken
-		l.mu.Unlock()
-		return 0, rateLimited(rate.InfDuration, 0) // no token will come
-	}
-	w := &tokenWaiter{moved: make(chan struct{}, 1)}
-	if !l.reserveLocked(w, now) {
-		l.mu.Unlock()
-		return 0, rateLimited(rate.InfDuration, 0) // burst 0 and a finite limit, set concurrently
-	}
-	l.waiters.PushBack(w)
-	due := w.due
-	l.mu.Unlock()
-	// The wait is counted from the clock now, not from the reading the
-	// token was taken at, which trails it when this goroutine lost the CPU.
-	now = time.Now()
-	delay := due.Sub(now)
-	if delay <= 0 {
-		l.leave(w, false)
-		return 0, nil
-	}
-	if budget, bounded := l.budget(ctx, now); bounded && delay > budget {
-		l.leave(w, true) // the floor stays a lower bound: it does not rise
-		return 0, rateLimited(delay, budget)
-	}
-	t := time.NewTimer(delay)
-	defer t.Stop()
-	for {
-		select {
-		case <-t.C:
-			l.leave(w, false)
-			return 0, nil
-		case <-w.moved: // a wait ahead gave its token back
-			l.mu.Lock()
-			due = w.due
-			l.mu.Unlock()
-			t.Reset(time.Until(due))
-		case <-ctx.Done():
-			l.leave(w, true) // gives the token back to the jobs behind
-			return 0, ctx.Err()
-		}
-	}
-}
-
-// tokenWaiter is a Start waiting for the token it reserved.
-type tokenWaiter struct {
-	list.Links[tokenWaiter] // the line of waiters; the first field, where the list finds it
-
-	r     *rate.Reservation
-	due   time.Time     // when the token is whole; guarded by mu
-	moved chan struct{} // capacity 1: due moved earlier
-}
-
-// reserveLocked reserves a token for w at now and works out when it is
-// whole: the bucket is then owed that many tokens, this one included.
-// Worked out here (tokenDelay) rather than taken from the reservation,
-// whose time x/time truncates to the nanosecond after floating-point maths:
-// at 0.5/s its twelfth token came 21.999999999s after the first, a
-// nanosecond early for guarantee 7. It reports false if no token will
-// come. Requires mu held.
-func (l *RateLimiter) reserveLocked(w *tokenWaiter, now time.Time) bool {
-	w.r = l.lim.ReserveN(now, 1)
-	w.due = now.Add(tokenDelay(-l.lim.TokensAt(now), l.lim.Limit()))
-	return w.r.OK()
-}
-
-// leave takes w out of the line of waiters: its token has come, or, with
-// giveBack, it will not start and its token goes back to the jobs behind.
-//
-// x/time gives back nothing of a reservation that later ones follow (their
-// times stay), and what it gives back of the newest one it works out
-// exactly. So the waiters behind w each take over the reservation and the
-// time of the one ahead of them, moving up by one token, and the newest
-// reservation, now nobody's, is the one given back. Every start still
-// happens at a time x/time charged a token for.
-func (l *RateLimiter) leave(w *tokenWaiter, giveBack bool) {
-	d := time.Since(l.base)
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if giveBack {
-		r, due := w.r, w.due
-		for b := w.Next(); b != nil; b = b.Next() {
-			r, b.r = b.r, r
-			due, b.due = b.due, due
-			select {
-			case b.moved <- struct{}{}:
-			default:
+	if l.waiting.Load() == 0 { // no line: priority does not matter
+		// The bucket before the clock: a reading taken before a SetLimit
+		// then meets the old bucket, frozen, and goes the slow way.
+		b := l.bucket.Load()
+		now := l.clock()
+		if ok, _ := b.TryTake(now); ok {
+			if now-l.seen.Load() > seenStale {
+				l.seen.Store(now)
 			}
+			l.leave(prio, nil)
+			return 0, nil
 		}
-		r.CancelAt(l.at(d))
 	}
-	l.waiters.Remove(w)
+	return l.startSlow(ctx, prio)
 }
 
-// clock reads the time for Start, as a duration since base. It is read
-// before mu is taken, so that the clock's cost is not paid while others
-// wait for mu.
-func (l *RateLimiter) clock() time.Duration {
-	d := time.Since(l.base)
+// seenStale is how old seen may grow before a Start that read the clock
+// refreshes it: a store on every Start would cost as much as the rest.
+const seenStale = int64(time.Millisecond)
+
+// Done implements Guard. A token is spent once its job starts, whatever
+// the outcome, so Done does nothing.
+func (l *RateLimiter) Done(Ticket, error, time.Duration) {}
+
+// Abandon implements Guard: the job no longer counts among those that
+// Admit sees ahead. It took no token.
+func (l *RateLimiter) Abandon(admitted Ticket) {
+	l.leave(ticketPriority(admitted), &l.n.abandoned)
+}
+
+// leave records that an admitted job of priority prio is gone without a
+// token, counting it in why.
+func (l *RateLimiter) leave(prio int, why *atomic.Uint64) {
+	if prio == 0 {
+		l.n.leave(why)
+		return
+	}
+	l.mu.Lock()
+	l.leaveLocked(prio, why)
+	l.mu.Unlock()
+}
+
+// leaveLocked is leave, or the count of a start when why is nil. Requires
+// mu held.
+func (l *RateLimiter) leaveLocked(prio int, why *atomic.Uint64) {
+	if prio != 0 {
+		// An empty level stays, unless there are many: the next job of
+		// that priority then finds its entry.
+		if l.levels[prio]--; l.levels[prio] <= 0 && len(l.levels) > maxIdleLevels {
+			delete(l.levels, prio)
+		}
+	}
+	l.n.leave(why)
+}
+
+// maxIdleLevels is how many priorities levels keeps, empty or not, before
+// it forgets those that empty.
+const maxIdleLevels = 16
+
+// now reads the clock: nanoseconds since base.
+func (l *RateLimiter) now() int64 { return int64(time.Since(l.base)) }
+
+// clock is now for Start, with the tests' hook.
+func (l *RateLimiter) clock() int64 {
+	d := l.now()
 	if l.afterClock != nil {
 		l.afterClock()
 	}
 	return d
 }
 
-// at returns the time to hand the bucket for d, a clock reading (since
-// base) taken before mu: d, or the latest time the bucket already has if
-// that is later, which the caller's own reading may trail when it lost the
-// CPU between reading the clock and taking mu. Either is a moment within
-// the caller's call: the later one was read before mu was last released.
-// Handed a time earlier than its last, golang.org/x/time/rate moves its
-// clock back and refills that span again (golang/go#56287), creating tokens
-// that break guarantee 7's bound. Requires mu held.
-func (l *RateLimiter) at(d time.Duration) time.Time {
-	return l.atTime(d, l.base.Add(d))
-}
-
-// atTime is at with base+d already worked out, so that Start need not do
-// it while others wait for mu. Requires mu held.
-func (l *RateLimiter) atTime(d time.Duration, t time.Time) time.Time {
-	if d > l.last {
-		l.last, l.lastT = d, t
-	}
-	return l.lastT
-}
-
-// Done implements Guard. A token is spent once its job starts, whatever
-// the outcome, so Done does nothing.
-func (l *RateLimiter) Done(Ticket, error, time.Duration) {}
-
-// Abandon implements Guard: the job no longer counts in the backlog that
-// Admit estimates from. It took no token.
-func (l *RateLimiter) Abandon(Ticket) { l.pending.Add(-1) }
-
-// resetFloor sets floor to the tokens in the bucket now, or +Inf when the
-// limit is infinite. Requires mu held, or l not shared yet.
-func (l *RateLimiter) resetFloor(now time.Time) {
-	if l.lim.Limit() == rate.Inf {
-		l.setFloor(math.Inf(1))
-		return
-	}
-	l.setFloor(min(l.lim.TokensAt(now), float64(l.lim.Burst())))
-}
-
-func (l *RateLimiter) getFloor() float64  { return math.Float64frombits(l.floor.Load()) }
-func (l *RateLimiter) setFloor(f float64) { l.floor.Store(math.Float64bits(f)) }
-
-// budget returns how long a job with ctx may wait for a token from now, and
-// whether there is a bound at all.
-func (l *RateLimiter) budget(ctx context.Context, now time.Time) (time.Duration, bool) {
-	budget, bounded := time.Duration(math.MaxInt64), false
-	if l.maxWait >= 0 {
-		budget, bounded = l.maxWait, true
-	}
-	if dl, ok := ctx.Deadline(); ok {
-		budget, bounded = min(budget, max(dl.Sub(now), 0)), true
-	}
-	return budget, bounded
-}
-
-// tokenDelay is how long limit takes to produce need tokens: 0 if none are
-// needed, rate.InfDuration if never.
-func tokenDelay(need float64, limit rate.Limit) time.Duration {
-	if need <= 0 || limit == rate.Inf {
-		return 0
-	}
-	if limit <= 0 {
-		return rate.InfDuration
-	}
-	d := need / float64(limit) * float64(time.Second)
-	if d >= float64(math.MaxInt64) {
-		return rate.InfDuration
-	}
-	// Rounded up to the nanosecond, except for floating-point noise above
-	// a whole one: the maths above is off by a few parts in 1e16 of d, and
-	// a real fraction of a nanosecond is larger than 1e-14 of d unless d
-	// is over a day.
-	return time.Duration(math.Ceil(d - d*1e-14))
-}
-
-// rateLimited is the rejection of a job whose token comes delay from now
-// when it may wait only budget: retrying makes sense once the backlog has
-// shrunk by the difference. RetryAfter is 0 when no token will come.
-func rateLimited(delay, budget time.Duration) error {
-	var after time.Duration
-	if delay != rate.InfDuration {
-		after = delay - budget
-	}
-	return &RejectedError{Guard: "ratelimit", RetryAfter: after, Err: ErrRateLimited}
-}
+// Priorities travel from Admit to Start and Abandon in the Ticket.
+func priorityTicket(prio int) Ticket        { return Ticket(uint64(int64(prio))) }
+func ticketPriority(t Ticket) int           { return int(int64(t)) }
+func (l *RateLimiter) ignoresElapsed() bool { return true } // see untimedGuard
 
 // checkRate panics on a limit and burst no job could work with.
 func checkRate(fn string, limit rate.Limit, burst int) {
@@ -484,11 +349,7 @@ func checkRate(fn string, limit rate.Limit, burst int) {
 		panic(fmt.Sprintf("crew: %s: limit %v must be >= 0", fn, limit))
 	case burst < 0:
 		panic(fmt.Sprintf("crew: %s: burst %d must be >= 0", fn, burst))
-	case burst == 0 && limit != rate.Inf:
+	case burst == 0 && float64(limit) < math.MaxFloat64:
 		panic(fmt.Sprintf("crew: %s: burst must be >= 1 with a finite limit (%v)", fn, limit))
 	}
 }
-
-// ignoresElapsed: the limiter never uses a job's run time, so a Chain of
-// crew guards need not read the clock for it.
-func (l *RateLimiter) ignoresElapsed() bool { return true }

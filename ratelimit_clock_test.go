@@ -12,10 +12,12 @@ import (
 )
 
 // TestRateLimiterBucketTimesInOrder: a Start that reads the clock and then
-// loses the CPU before it takes its token must not hand the bucket a time
-// earlier than one the bucket already has. golang.org/x/time/rate moves its
-// clock back to such a time and then refills the span a second time
-// (golang/go#56287), and more jobs start than guarantee 7 allows.
+// loses the CPU before it takes its token must not get a token for that
+// stale time after others took the tokens of later ones, or more jobs start
+// than guarantee 7 allows. (x/time's bucket, which crew used before, moved
+// its clock back to such a time and refilled the span twice:
+// golang/go#56287.) The GCRA takes at max(word, time), so the stale reading
+// finds no token and the Start waits, and reads the clock again.
 func TestRateLimiterBucketTimesInOrder(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()
@@ -64,10 +66,10 @@ func TestRateLimiterBucketTimesInOrder(t *testing.T) {
 	})
 }
 
-// TestRateLimiterCancelledWaitTimeInOrder: a cancelled wait gives its token
-// back at a time in order with the bucket's others too, or a Start that
-// read the clock before it hands the bucket an earlier time and the span
-// between is refilled twice.
+// TestRateLimiterCancelledWaitTimeInOrder: a cancelled wait and a Start
+// stalled on a stale clock reading, together, make no token twice: the
+// stalled Start takes its token at the clock's time when it resumes, and
+// the span before is not refilled.
 func TestRateLimiterCancelledWaitTimeInOrder(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()
@@ -116,7 +118,7 @@ func TestRateLimiterCancelledWaitTimeInOrder(t *testing.T) {
 			"the wait is counted from the clock, not from the stale reading")
 
 		time.Sleep(500 * time.Millisecond)
-		l.maxWait = 0 // count the tokens there at 5.5s
+		l.cfg.maxWait = 0 // count the tokens there at 5.5s
 		n := 0
 		for {
 			if _, err := l.Admit(ctx); err != nil {
@@ -129,5 +131,50 @@ func TestRateLimiterCancelledWaitTimeInOrder(t *testing.T) {
 		// From 0 to 5.5s at most burst + 5.5 = 15.5 jobs start: 10 at 0,
 		// the stalled one at 5s, so 4 more at 5.5s.
 		assert.Equal(t, 4, n, "jobs started at 5.5s after the stalled one")
+	})
+}
+
+// TestRateLimiterStartDoesNotTakeAWaitersToken: a Start that comes when a
+// waiting job's token is due, but before that job has woken to take it,
+// goes behind it in line; it does not take the token without the lock.
+func TestRateLimiterStartDoesNotTakeAWaitersToken(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		l := NewRateLimiter(10, 1)
+		tk, err := l.Admit(ctx)
+		require.NoError(t, err)
+		_, err = l.Start(ctx, tk) // the token at 0
+		require.NoError(t, err)
+		t0 := time.Now()
+
+		paused, resume := make(chan struct{}), make(chan struct{})
+		var first atomic.Bool
+		l.afterWake = func() {
+			if first.CompareAndSwap(false, true) {
+				close(paused)
+				<-resume
+			}
+		}
+		started := func(tk Ticket) chan time.Duration {
+			c := make(chan time.Duration, 1)
+			go func() {
+				_, err := l.Start(ctx, tk)
+				assert.NoError(t, err)
+				c <- time.Since(t0)
+			}()
+			return c
+		}
+		tk, err = l.Admit(ctx)
+		require.NoError(t, err)
+		head := started(tk)
+		<-paused // its timer rang at 100ms; it has not taken the token yet
+		require.Equal(t, 100*time.Millisecond, time.Since(t0))
+		tk, err = l.Admit(ctx)
+		require.NoError(t, err)
+		later := started(tk)
+		synctest.Wait()
+		close(resume)
+		assert.Equal(t, 100*time.Millisecond, <-head)
+		assert.Equal(t, 200*time.Millisecond, <-later)
 	})
 }

@@ -61,23 +61,26 @@ func assertRejected(t *testing.T, err error, guard string, sentinel error, after
 	assert.Equal(t, after, re.RetryAfter)
 }
 
-// checkWindowBound checks guarantee 7 on start times in order: every run
-// of starts, from its first to its last w apart, numbers at most
-// burst + limit*w, plus slack tokens. The bound is worked out in floating
-// point, so it allows that arithmetic's own noise (1e-14 of it: 30 starts
-// in 290ms at 100/s come out at 29.999999999999996), far below the
-// billionths of a token a start a nanosecond early would add.
-func checkWindowBound(t *testing.T, starts []time.Time, limit rate.Limit, burst int, slack float64) {
+// checkWindowBound checks guarantee 7 on start times in order, with no
+// tolerance: every run of starts, from its first to its last w apart,
+// numbers at most burst + limit*w.
+func checkWindowBound(t *testing.T, starts []time.Time, limit rate.Limit, burst int) {
 	t.Helper()
 	for i := range starts {
 		for j := i + 1; j < len(starts); j++ {
-			w := starts[j].Sub(starts[i])
-			allowed := float64(burst) + float64(limit)*w.Seconds() + slack
-			if float64(j-i+1) > allowed*(1+1e-14) {
-				t.Fatalf("%d starts within %v; at most %.10f allowed (limit %v, burst %d)", j-i+1, w, allowed, limit, burst)
+			if n, w := j-i+1, starts[j].Sub(starts[i]); !withinBound(n, w, limit, burst) {
+				t.Fatalf("%d starts within %v; at most %v + %v*w allowed", n, w, burst, limit)
 			}
 		}
 	}
+}
+
+// withinBound reports whether n <= burst + limit*w, exactly: it is
+// (n-burst)*1e9 <= limit*w in nanoseconds, and one fused multiply-add
+// rounds limit*w - (n-burst)*1e9 only once, which keeps its sign (both
+// integers are below 2^53, so exact as float64).
+func withinBound(n int, w time.Duration, limit rate.Limit, burst int) bool {
+	return math.FMA(float64(limit), float64(w), -float64(n-burst)*1e9) >= 0
 }
 
 func closePool[T any](t *testing.T, p crew.Pool[T]) {
@@ -113,34 +116,45 @@ func TestRateLimiterBoundsStartsInEveryWindow(t *testing.T) {
 				closePool(t, p)
 				at := log.times()
 				require.Len(t, at, tt.jobs)
-				checkWindowBound(t, at, tt.limit, tt.burst, 0)
+				checkWindowBound(t, at, tt.limit, tt.burst)
 			})
 		})
 	}
 }
 
-// TestRateLimiterPrecision checks the rate achieved at 10,000 starts a
-// second over 2 s is within 1% of the limit.
+// TestRateLimiterPrecision checks the rate achieved under fake time: at
+// 10,000 starts a second, 1/limit is a whole 100µs and the rate is exact
+// (20,000 starts in the first 2 s, the first at 0); at 3,333 a second the
+// token interval rounds up to 300,031ns, less than 0.1% slow (0.0001%).
 func TestRateLimiterPrecision(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		const limit = 10_000
-		var log startLog
-		p := crew.Chain(crew.NewPool[int](64), crew.NewRateLimiter(limit, 1))
-		t0 := time.Now()
-		for i := range 2*limit + 2000 {
-			_, err := p.Submit(context.Background(), log.job(i))
-			require.NoError(t, err)
-		}
-		closePool(t, p)
-		n := 0
-		for _, d := range log.offsets(t0) {
-			if d < 2*time.Second {
-				n++
-			}
-		}
-		got := float64(n) / 2
-		assert.InEpsilon(t, limit, got, 0.01, "starts/s in the first 2 s")
-	})
+	for _, tt := range []struct {
+		limit rate.Limit
+		want  int // starts in [0, 2s)
+	}{
+		{10_000, 20_000},
+		{3_333, 6_666}, // 0, 300031ns, ..., 6665*300031ns = 1.9997s
+	} {
+		t.Run(fmt.Sprint(tt.limit), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var log startLog
+				p := crew.Chain(crew.NewPool[int](64), crew.NewRateLimiter(tt.limit, 1))
+				t0 := time.Now()
+				for i := range tt.want + 100 {
+					_, err := p.Submit(context.Background(), log.job(i))
+					require.NoError(t, err)
+				}
+				closePool(t, p)
+				n := 0
+				for _, d := range log.offsets(t0) {
+					if d < 2*time.Second {
+						n++
+					}
+				}
+				assert.Equal(t, tt.want, n, "starts in the first 2 s")
+				assert.InEpsilon(t, float64(tt.limit)*2, n, 0.001)
+			})
+		})
+	}
 }
 
 // TestRateLimiterSubmitRejectsAtOnce checks that a job that could not start
@@ -156,8 +170,10 @@ func TestRateLimiterSubmitRejectsAtOnce(t *testing.T) {
 	}{
 		{name: "max wait 0", opts: []crew.RateLimitOption{crew.WithMaxWait(0)}, admitted: 1, wantAfter: 100 * time.Millisecond},
 		{name: "max wait 150ms", opts: []crew.RateLimitOption{crew.WithMaxWait(150 * time.Millisecond)}, admitted: 2, wantAfter: 50 * time.Millisecond},
-		{name: "deadline 250ms", deadline: 250 * time.Millisecond, admitted: 3, wantAfter: 50 * time.Millisecond},
-		{name: "deadline shorter than max wait", opts: []crew.RateLimitOption{crew.WithMaxWait(time.Second)}, deadline: 50 * time.Millisecond, admitted: 1, wantAfter: 50 * time.Millisecond},
+		// A token must come strictly before the deadline: one due at 300ms
+		// misses a deadline at 250ms by 50ms and a nanosecond.
+		{name: "deadline 250ms", deadline: 250 * time.Millisecond, admitted: 3, wantAfter: 50*time.Millisecond + 1},
+		{name: "deadline shorter than max wait", opts: []crew.RateLimitOption{crew.WithMaxWait(time.Second)}, deadline: 50 * time.Millisecond, admitted: 1, wantAfter: 50*time.Millisecond + 1},
 		{name: "no bound", admitted: 6},
 	}
 	for _, tt := range tests {
@@ -298,21 +314,21 @@ func TestRateLimiterSetLimitAndBurst(t *testing.T) {
 }
 
 // TestRateLimiterZeroLimit: a zero limit lets burst jobs through, then
-// refuses the rest rather than holding them forever.
+// refuses the rest at Submit, since no token can come, rather than taking
+// them in and refusing them at start with a worker held.
 func TestRateLimiterZeroLimit(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var log startLog
 		p := crew.Chain(crew.NewPool[int](1), crew.NewRateLimiter(0, 2))
-		var futures []*crew.Future[int]
-		for i := range 3 {
-			f, err := p.Submit(context.Background(), log.job(i))
+		for i := range 2 {
+			_, err := p.Submit(context.Background(), log.job(i))
 			require.NoError(t, err)
-			futures = append(futures, f)
 		}
-		closePool(t, p)
-		_, err := futures[2].Wait(context.Background())
+		_, err := p.Submit(context.Background(), log.job(2))
 		assertRejected(t, err, "ratelimit", crew.ErrRateLimited, 0) // no token will come
+		closePool(t, p)
 		assert.Len(t, log.times(), 2)
+		assert.Zero(t, p.Stats().Canceled, "nothing refused at start")
 	})
 }
 
@@ -357,8 +373,9 @@ func TestRateLimiterPanicsOnMisuse(t *testing.T) {
 	}
 }
 
-// TestRateLimiterRetryAfterIsWhenItFits: retrying after RetryAfter, with the
-// same bound and nothing else submitted, is admitted.
+// TestRateLimiterRetryAfterIsWhenItFits: retrying after RetryAfter, with
+// the same bound and nothing else submitted, is admitted, and a nanosecond
+// earlier is not.
 func TestRateLimiterRetryAfterIsWhenItFits(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := crew.Chain(crew.NewPool[int](2), crew.NewRateLimiter(4, 2, crew.WithMaxWait(100*time.Millisecond)))
@@ -370,11 +387,11 @@ func TestRateLimiterRetryAfterIsWhenItFits(t *testing.T) {
 		var re *crew.RejectedError
 		require.ErrorAs(t, err, &re)
 		require.Positive(t, re.RetryAfter)
-		time.Sleep(re.RetryAfter - time.Millisecond)
+		time.Sleep(re.RetryAfter - 1)
 		synctest.Wait()
 		_, err = p.Submit(context.Background(), job)
-		require.ErrorIs(t, err, crew.ErrRateLimited, "too early")
-		time.Sleep(time.Millisecond + time.Microsecond) // a µs for float rounding
+		assertRejected(t, err, "ratelimit", crew.ErrRateLimited, 1)
+		time.Sleep(time.Nanosecond)
 		_, err = p.Submit(context.Background(), job)
 		require.NoError(t, err)
 		closePool(t, p)

@@ -188,14 +188,23 @@ func reportCPU(b *testing.B, cpu0 time.Duration) {
 	}
 }
 
-// BenchmarkRateLimitAllow is the cost of taking one token that is there (the
-// limit is far above the call rate, so no call waits or is refused).
-func BenchmarkRateLimitAllow(b *testing.B) {
-	type limiter struct {
+// rateLimiters are the limiters of BenchmarkRateLimitAllow and
+// BenchmarkRateLimitSerial, each a func that takes one token or says it
+// could not. The limit is far above the call rate, so no call waits or is
+// refused. dl is a ctx with a deadline far away.
+func rateLimiters(dl context.Context) []struct {
+	name string
+	new  func() func() bool
+} {
+	fn := func() (int, error) { return 1, nil }
+	viaGuard := func(ctx context.Context, g crew.Guard) func() bool {
+		call := guardPathCtx(ctx, g)
+		return func() bool { _, err := call(fn); return err == nil }
+	}
+	return []struct {
 		name string
 		new  func() func() bool
-	}
-	limiters := []limiter{
+	}{
 		{"direct", func() func() bool { return func() bool { return true } }},
 		{"xtime", func() func() bool {
 			return rate.NewLimiter(rate.Limit(1e10), 1<<30).Allow
@@ -209,12 +218,29 @@ func BenchmarkRateLimitAllow(b *testing.B) {
 			return ratelimiter.NewBursty[any](1<<30, time.Second).TryAcquirePermit
 		}},
 		{"crew-guard", func() func() bool {
-			call := guardPath(crew.NewRateLimiter(rate.Limit(1e10), 1<<30))
-			fn := func() (int, error) { return 1, nil }
-			return func() bool { _, err := call(fn); return err == nil }
+			return viaGuard(context.Background(), crew.NewRateLimiter(rate.Limit(1e10), 1<<30))
+		}},
+		{"crew-guard-deadline", func() func() bool {
+			return viaGuard(dl, crew.NewRateLimiter(rate.Limit(1e10), 1<<30))
+		}},
+		{"crew-guard-maxwait", func() func() bool {
+			return viaGuard(context.Background(), crew.NewRateLimiter(rate.Limit(1e10), 1<<30, crew.WithMaxWait(time.Second)))
+		}},
+		{"crew-guard-priority", func() func() bool {
+			return viaGuard(crew.WithPriority(context.Background(), 5), crew.NewRateLimiter(rate.Limit(1e10), 1<<30))
+		}},
+		{"crew-shared-xtime", func() func() bool {
+			return viaGuard(context.Background(), crew.NewSharedRateLimiter(rate.NewLimiter(rate.Limit(1e10), 1<<30)))
 		}},
 	}
-	for _, l := range limiters {
+}
+
+// BenchmarkRateLimitAllow is the cost of taking one token that is there,
+// from GOMAXPROCS goroutines at once.
+func BenchmarkRateLimitAllow(b *testing.B) {
+	dl, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	for _, l := range rateLimiters(dl) {
 		b.Run(l.name, func(b *testing.B) {
 			var ran atomic.Int64
 			allow := l.new()
@@ -235,10 +261,32 @@ func BenchmarkRateLimitAllow(b *testing.B) {
 	}
 }
 
+// BenchmarkRateLimitSerial is the same from one goroutine: the
+// uncontended cost of a token.
+func BenchmarkRateLimitSerial(b *testing.B) {
+	dl, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	for _, l := range rateLimiters(dl) {
+		b.Run(l.name, func(b *testing.B) {
+			allow := l.new()
+			b.ReportAllocs()
+			for b.Loop() {
+				if !allow() {
+					b.Fatalf("%s: a token was refused", l.name)
+				}
+			}
+		})
+	}
+}
+
 // guardPath runs a call through guards as a crew pool does per job: every
 // Admit, every Start with its Admit ticket, the call, every Done.
 func guardPath(guards ...crew.Guard) func(fn func() (int, error)) (int, error) {
-	ctx := context.Background()
+	return guardPathCtx(context.Background(), guards...)
+}
+
+// guardPathCtx is guardPath with the job's ctx.
+func guardPathCtx(ctx context.Context, guards ...crew.Guard) func(fn func() (int, error)) (int, error) {
 	return func(fn func() (int, error)) (int, error) {
 		var adm, run [4]crew.Ticket
 		for i, g := range guards {
