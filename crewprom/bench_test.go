@@ -19,18 +19,19 @@ var observers = []struct {
 	name string
 	opts func() []crew.Option
 }{
-	{"none", func() []crew.Option { return nil }},
-	{"noop", func() []crew.Option {
+	{"observer=none", func() []crew.Option { return nil }},
+	{"observer=noop", func() []crew.Option {
 		return []crew.Option{crew.WithObserver(crew.Observer{JobDone: func(crew.JobInfo) {}, Refused: func(string, error) {}})}
 	}},
-	{"crewprom", func() []crew.Option {
+	{"observer=crewprom", func() []crew.Option {
 		return []crew.Option{crew.WithObserver(crewprom.NewObserver("bench").Observer())}
 	}},
 }
 
 // BenchmarkPoolSubmit: fire-and-forget trivial jobs from one submitter to
 // GOMAXPROCS workers, as the root module's BenchmarkPoolSubmit, per
-// Observer. crewprom's cost per job is its ns/op less none's.
+// Observer. crewprom's cost per job is its ns/op less none's; noop's less none's is
+// crew's share (the clock readings an Observer needs).
 func BenchmarkPoolSubmit(b *testing.B) {
 	ctx := context.Background()
 	job := func(context.Context) (int, error) { return 0, nil }
@@ -83,8 +84,8 @@ func BenchmarkJobDone(b *testing.B) {
 		name string
 		done func() func(crew.JobInfo)
 	}{
-		{"crewprom", func() func(crew.JobInfo) { return crewprom.NewObserver("bench").Observer().JobDone }},
-		{"client_golang", func() func(crew.JobInfo) {
+		{"impl=crewprom", func() func(crew.JobInfo) { return crewprom.NewObserver("bench").Observer().JobDone }},
+		{"impl=client_golang", func() func(crew.JobInfo) {
 			wait := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "wait_seconds", Buckets: buckets})
 			run := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "run_seconds", Buckets: buckets})
 			return func(info crew.JobInfo) {
@@ -95,14 +96,14 @@ func BenchmarkJobDone(b *testing.B) {
 			}
 		}},
 	} {
-		b.Run(impl.name+"/serial", func(b *testing.B) {
+		b.Run(impl.name+"/callers=1", func(b *testing.B) {
 			b.ReportAllocs()
 			done := impl.done()
 			for b.Loop() {
 				done(info)
 			}
 		})
-		b.Run(impl.name+"/parallel", func(b *testing.B) {
+		b.Run(impl.name+"/callers=GOMAXPROCS", func(b *testing.B) {
 			b.ReportAllocs()
 			done := impl.done()
 			b.RunParallel(func(pb *testing.PB) {

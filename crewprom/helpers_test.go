@@ -26,8 +26,9 @@ var errBoom = errors.New("boom")
 // open. Its fake clock starts at 2000-01-01 00:00:00 UTC (Unix 946684800).
 //
 //	t=0      A starts (waited 0), runs 0.25s, succeeds
-//	         B and C queued; E refused by the full queue, a nil job
-//	         ("input") and an ended ctx ("ctx") refused
+//	         B, C and F queued; F's ctx ends: it leaves the queue (waited 0)
+//	         E refused by the full queue, a nil job ("input") and an ended
+//	         ctx ("ctx") refused
 //	t=0.25s  B starts (waited 0.25s), runs 2s, fails: the circuit opens
 //	t=2.25s  C (waited 2.25s) refused at start by the breaker;
 //	         D refused at Submit by the breaker
@@ -37,7 +38,7 @@ func scenario(t *testing.T, reg prometheus.Registerer) {
 	ctx := context.Background()
 	obs := crewprom.NewObserver("work")
 	breaker := crew.NewBreaker(crew.BreakerConfig{FailureThreshold: 1, ResetTimeout: time.Minute})
-	base := crew.NewPool[int](1, crew.WithQueueSize(2), crew.WithNonBlocking(), crew.WithObserver(obs.Observer()))
+	base := crew.NewPool[int](1, crew.WithQueueSize(3), crew.WithNonBlocking(), crew.WithObserver(obs.Observer()))
 	pool := crew.Chain(base, breaker)
 	reg.MustRegister(obs,
 		crewprom.NewPoolCollector("work", pool.Stats),
@@ -45,13 +46,19 @@ func scenario(t *testing.T, reg prometheus.Registerer) {
 
 	a, err := pool.Submit(ctx, sleeper(250*time.Millisecond, nil))
 	require.NoError(t, err)
-	synctest.Wait() // the worker took A: B and C fill the queue
+	synctest.Wait() // the worker took A: B, C and F fill the queue
 	b, err := pool.Submit(ctx, sleeper(2*time.Second, errBoom))
 	require.NoError(t, err)
 	c, err := pool.Submit(ctx, sleeper(0, nil))
 	require.NoError(t, err)
+	fctx, fcancel := context.WithCancel(ctx)
+	f, err := pool.Submit(fctx, sleeper(0, nil))
+	require.NoError(t, err)
 	_, err = pool.Submit(ctx, sleeper(0, nil))
 	require.ErrorIs(t, err, crew.ErrQueueFull)
+	fcancel()
+	_, err = f.Wait(ctx)
+	require.ErrorIs(t, err, context.Canceled)
 	_, err = pool.Submit(ctx, nil)
 	require.Error(t, err)
 	ended, cancel := context.WithCancel(ctx)

@@ -15,9 +15,8 @@ import (
 // each job's queue wait and run time as histograms, and each refusal
 // counted by the guard that made it. Create it with NewObserver, hand
 // Observer() to the pool's constructor through crew.WithObserver, and
-// register it. One Observer may serve several pools (a Batcher and the
-// pool behind it, the attempts of a Retry): their jobs then add up under
-// its one pool label.
+// register it. One Observer may serve several pools: their jobs then add
+// up under its one pool label.
 //
 // An Observer is a prometheus.Collector and is safe for concurrent use.
 type Observer struct {
@@ -47,12 +46,16 @@ type Observer struct {
 //     priority queue evicted it for a more urgent one (guard="queue").
 //     A series appears at its first refusal.
 //
-// The histograms' buckets are the same unless WithWaitBuckets or
-// WithRunBuckets say otherwise: from 100µs to 10s in steps of 1, 2.5 and 5
+// Under crew.Retry every attempt is a job. There is one refusal series per
+// guard name and stage: at most two per guard the pool has, plus five
+// ("queue" at both stages, "closed", "ctx", "input").
+//
+// Both histograms have these buckets unless WithWaitBuckets or
+// WithRunBuckets set others: from 100µs to 10s in steps of 1, 2.5 and 5
 // (.0001, .00025, .0005, .001 ... 2.5, 5, 10), the range of jobs that call
 // a downstream: prometheus.DefBuckets with five more below 5ms. Jobs that
 // take nanoseconds all fall into the first bucket, jobs that take minutes
-// into the last (+Inf).
+// into the last (+Inf). A nil option is ignored.
 //
 // NewObserver panics if pool is empty or not valid UTF-8.
 func NewObserver(pool string, opts ...ObserverOption) *Observer {

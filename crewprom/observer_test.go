@@ -19,29 +19,30 @@ func TestObserverSeries(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		reg := prometheus.NewPedanticRegistry()
 		scenario(t, reg)
-		// Waits: A 0, B 0.25s, C 2.25s (refused at start); runs: A 0.25s, B 2s.
+		// Waits: A 0, F 0 (left the queue), B 0.25s, C 2.25s (refused at
+		// start); runs: A 0.25s, B 2s.
 		want := `
 # HELP crew_pool_job_wait_seconds Time jobs waited in the queue, until a worker took them or they left it without running.
 # TYPE crew_pool_job_wait_seconds histogram
-crew_pool_job_wait_seconds_bucket{pool="work",le="0.0001"} 1
-crew_pool_job_wait_seconds_bucket{pool="work",le="0.00025"} 1
-crew_pool_job_wait_seconds_bucket{pool="work",le="0.0005"} 1
-crew_pool_job_wait_seconds_bucket{pool="work",le="0.001"} 1
-crew_pool_job_wait_seconds_bucket{pool="work",le="0.0025"} 1
-crew_pool_job_wait_seconds_bucket{pool="work",le="0.005"} 1
-crew_pool_job_wait_seconds_bucket{pool="work",le="0.01"} 1
-crew_pool_job_wait_seconds_bucket{pool="work",le="0.025"} 1
-crew_pool_job_wait_seconds_bucket{pool="work",le="0.05"} 1
-crew_pool_job_wait_seconds_bucket{pool="work",le="0.1"} 1
-crew_pool_job_wait_seconds_bucket{pool="work",le="0.25"} 2
-crew_pool_job_wait_seconds_bucket{pool="work",le="0.5"} 2
-crew_pool_job_wait_seconds_bucket{pool="work",le="1"} 2
-crew_pool_job_wait_seconds_bucket{pool="work",le="2.5"} 3
-crew_pool_job_wait_seconds_bucket{pool="work",le="5"} 3
-crew_pool_job_wait_seconds_bucket{pool="work",le="10"} 3
-crew_pool_job_wait_seconds_bucket{pool="work",le="+Inf"} 3
+crew_pool_job_wait_seconds_bucket{pool="work",le="0.0001"} 2
+crew_pool_job_wait_seconds_bucket{pool="work",le="0.00025"} 2
+crew_pool_job_wait_seconds_bucket{pool="work",le="0.0005"} 2
+crew_pool_job_wait_seconds_bucket{pool="work",le="0.001"} 2
+crew_pool_job_wait_seconds_bucket{pool="work",le="0.0025"} 2
+crew_pool_job_wait_seconds_bucket{pool="work",le="0.005"} 2
+crew_pool_job_wait_seconds_bucket{pool="work",le="0.01"} 2
+crew_pool_job_wait_seconds_bucket{pool="work",le="0.025"} 2
+crew_pool_job_wait_seconds_bucket{pool="work",le="0.05"} 2
+crew_pool_job_wait_seconds_bucket{pool="work",le="0.1"} 2
+crew_pool_job_wait_seconds_bucket{pool="work",le="0.25"} 3
+crew_pool_job_wait_seconds_bucket{pool="work",le="0.5"} 3
+crew_pool_job_wait_seconds_bucket{pool="work",le="1"} 3
+crew_pool_job_wait_seconds_bucket{pool="work",le="2.5"} 4
+crew_pool_job_wait_seconds_bucket{pool="work",le="5"} 4
+crew_pool_job_wait_seconds_bucket{pool="work",le="10"} 4
+crew_pool_job_wait_seconds_bucket{pool="work",le="+Inf"} 4
 crew_pool_job_wait_seconds_sum{pool="work"} 2.5
-crew_pool_job_wait_seconds_count{pool="work"} 3
+crew_pool_job_wait_seconds_count{pool="work"} 4
 # HELP crew_pool_job_run_seconds Run time of the jobs that ran, from when their guards let them start.
 # TYPE crew_pool_job_run_seconds histogram
 crew_pool_job_run_seconds_bucket{pool="work",le="0.0001"} 0

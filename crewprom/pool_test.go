@@ -20,8 +20,9 @@ func TestPoolCollectorSeries(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		reg := prometheus.NewPedanticRegistry()
 		scenario(t, reg)
-		// Accepted A, B, C; refused E (queue), nil, ended ctx, D (breaker),
-		// after Close; A and B ran, B failed; C was refused at start.
+		// Accepted A, B, C, F; refused E (queue), nil, ended ctx, D
+		// (breaker), after Close; A and B ran, B failed; F left the queue,
+		// C was refused at start.
 		want := `
 # HELP crew_pool_workers Worker goroutines alive.
 # TYPE crew_pool_workers gauge
@@ -34,7 +35,7 @@ crew_pool_busy_workers{pool="work"} 0
 crew_pool_queued_jobs{pool="work"} 0
 # HELP crew_pool_submitted_jobs_total Submit calls that accepted a job.
 # TYPE crew_pool_submitted_jobs_total counter
-crew_pool_submitted_jobs_total{pool="work"} 3
+crew_pool_submitted_jobs_total{pool="work"} 4
 # HELP crew_pool_rejected_submits_total Submit calls that returned an error.
 # TYPE crew_pool_rejected_submits_total counter
 crew_pool_rejected_submits_total{pool="work"} 5
@@ -46,7 +47,7 @@ crew_pool_completed_jobs_total{pool="work"} 2
 crew_pool_failed_jobs_total{pool="work"} 1
 # HELP crew_pool_canceled_jobs_total Accepted jobs that never ran.
 # TYPE crew_pool_canceled_jobs_total counter
-crew_pool_canceled_jobs_total{pool="work"} 1
+crew_pool_canceled_jobs_total{pool="work"} 2
 # HELP crew_pool_refused_jobs_total Canceled jobs that a guard refused at start.
 # TYPE crew_pool_refused_jobs_total counter
 crew_pool_refused_jobs_total{pool="work"} 1
