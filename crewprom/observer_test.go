@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -117,14 +118,26 @@ crew_pool_refusals_total{guard="queue",pool="urgent",stage="start"} 1
 // reg.
 func sampleCount(t *testing.T, reg prometheus.Gatherer, name string) uint64 {
 	t.Helper()
+	return histogramOf(t, reg, name).GetSampleCount()
+}
+
+// sampleSum returns the sum of observations of the histogram name in reg.
+func sampleSum(t *testing.T, reg prometheus.Gatherer, name string) float64 {
+	t.Helper()
+	return histogramOf(t, reg, name).GetSampleSum()
+}
+
+// histogramOf returns the one histogram of family name in reg.
+func histogramOf(t *testing.T, reg prometheus.Gatherer, name string) *dto.Histogram {
+	t.Helper()
 	mfs, err := reg.Gather()
 	require.NoError(t, err)
 	for _, mf := range mfs {
 		if mf.GetName() == name {
 			require.Len(t, mf.GetMetric(), 1)
-			return mf.GetMetric()[0].GetHistogram().GetSampleCount()
+			return mf.GetMetric()[0].GetHistogram()
 		}
 	}
 	require.Failf(t, "no such histogram", "%s", name)
-	return 0
+	return nil
 }

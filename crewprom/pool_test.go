@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -151,4 +152,44 @@ func TestRegisteringTwiceIsRefused(t *testing.T) {
 	require.NoError(t, reg.Register(crewprom.NewObserver("b")))
 	assert.Error(t, reg.Register(crewprom.NewPoolCollector("a", stats)))
 	assert.Error(t, reg.Register(crewprom.NewObserver("b")))
+}
+
+// TestBatcherExportsItems: a Batcher takes the same Observer and
+// PoolCollector as a pool, and they count items: each waits until its
+// batch starts and runs as long as its batch.
+func TestBatcherExportsItems(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := t.Context()
+		reg := prometheus.NewPedanticRegistry()
+		obs := crewprom.NewObserver("rows")
+		insert := func(_ context.Context, rows []int) ([]int, error) {
+			time.Sleep(time.Second)
+			return rows, nil
+		}
+		b := crew.NewBatcher(insert, crew.WithBatchSize(2), crew.WithBatchWait(time.Minute),
+			crew.WithObserver(obs.Observer()))
+		reg.MustRegister(obs, crewprom.NewPoolCollector("rows", b.Stats))
+		var fs []*crew.Future[int]
+		for i := range 3 {
+			f, err := b.Submit(ctx, i)
+			require.NoError(t, err)
+			fs = append(fs, f)
+		}
+		for _, f := range fs[:2] {
+			_, err := f.Wait(ctx)
+			require.NoError(t, err)
+		}
+		require.NoError(t, b.Close(ctx)) // flushes the third row at t=1s
+		_, err := fs[2].Wait(ctx)
+		require.NoError(t, err)
+
+		assert.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(`
+# HELP crew_pool_completed_jobs_total Jobs that ran to the end: success, error or panic.
+# TYPE crew_pool_completed_jobs_total counter
+crew_pool_completed_jobs_total{pool="rows"} 3
+`), "crew_pool_completed_jobs_total"))
+		assert.Equal(t, uint64(3), sampleCount(t, reg, "crew_pool_job_run_seconds"))
+		assert.Equal(t, 3.0, sampleSum(t, reg, "crew_pool_job_run_seconds"), "three items of batches of 1s")
+		assert.Equal(t, 1.0, sampleSum(t, reg, "crew_pool_job_wait_seconds"), "the third row waited for the first batch")
+	})
 }
