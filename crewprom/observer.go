@@ -83,8 +83,9 @@ func NewObserver(pool string, opts ...ObserverOption) *Observer {
 }
 
 // Observer returns the crew.Observer to pass to crew.WithObserver. Its
-// callbacks update o's series, allocate nothing for a job that ran, and
-// never block. Every call returns an equivalent value.
+// callbacks update o's series and allocate nothing; they never wait, but
+// for a short lock the first time a guard name refuses at a stage, to
+// create its series. Every call returns an equivalent value.
 func (o *Observer) Observer() crew.Observer {
 	return crew.Observer{JobDone: o.jobDone, Refused: o.refused}
 }
