@@ -1,8 +1,8 @@
 // Command webserver is a real HTTP server with crew in front of two
 // simulated downstreams: a slow search service behind a rate limiter and a
 // bounded pool, and a flaky payment service behind a circuit breaker and a
-// priority pool (premium requests first). /metrics serves every pool's Stats
-// in the Prometheus text format.
+// priority pool (premium requests first). /metrics serves the pools' and the
+// breaker's metrics to Prometheus, through crewprom and promhttp.
 //
 //	go run ./examples/webserver                      # serve on 127.0.0.1:8080
 //	go run ./examples/webserver -load 10s            # and load it, with a live status line
@@ -24,7 +24,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/crew-go/crew"
+	"github.com/crew-go/crew/crewprom"
 )
 
 // config is what the flags set.
@@ -43,8 +47,8 @@ func (c *config) flags(fs *flag.FlagSet) {
 
 A real HTTP server with crew in front of two simulated downstreams: /search
 behind a rate limiter and a bounded pool, /pay behind a breaker and a
-priority pool (header X-Tier: premium goes first); /metrics in the
-Prometheus text format.
+priority pool (header X-Tier: premium goes first); /metrics for
+Prometheus.
 
 Flags:
 `)
@@ -99,7 +103,8 @@ func run(ctx context.Context, addr string, load time.Duration, out io.Writer) er
 	return err
 }
 
-// app holds the two routes' pools and guards.
+// app holds the two routes' pools and guards, and the registry /metrics
+// serves.
 type app struct {
 	search  crew.Pool[struct{}]
 	pay     crew.Pool[struct{}]
@@ -107,14 +112,19 @@ type app struct {
 	breaker *crew.Breaker
 	flaky   *flakyService
 	changes atomic.Int64 // breaker state changes
+	metrics *prometheus.Registry
 }
 
 func newApp() *app {
-	a := &app{flaky: &flakyService{start: time.Now()}}
+	a := &app{flaky: &flakyService{start: time.Now()}, metrics: prometheus.NewRegistry()}
+	// Each pool's Observer feeds its queue-wait and run-time histograms and
+	// counts refusals by guard; the collectors read Stats when scraped.
+	searchObs, payObs := crewprom.NewObserver("search"), crewprom.NewObserver("pay")
 	// Search: at most 100 starts a second, 8 at once, 32 waiting; beyond
 	// that a request is refused at once (429 or 503) rather than queued.
 	a.limiter = crew.NewRateLimiter(100, 10, crew.WithMaxWait(50*time.Millisecond))
-	a.search = crew.Chain(crew.NewPool[struct{}](8, crew.WithQueueSize(32), crew.WithNonBlocking()), a.limiter)
+	a.search = crew.Chain(crew.NewPool[struct{}](8, crew.WithQueueSize(32), crew.WithNonBlocking(),
+		crew.WithObserver(searchObs.Observer())), a.limiter)
 	// Pay: a breaker stops calling the payment service while it fails;
 	// premium requests are served first.
 	a.breaker = crew.NewBreaker(crew.BreakerConfig{
@@ -122,7 +132,13 @@ func newApp() *app {
 		ResetTimeout:     500 * time.Millisecond,
 		OnStateChange:    func(from, to crew.CircuitState) { a.changes.Add(1) },
 	})
-	a.pay = crew.Chain(crew.NewPriorityPool[struct{}](4, crew.WithQueueSize(64)), a.breaker)
+	a.pay = crew.Chain(crew.NewPriorityPool[struct{}](4, crew.WithQueueSize(64),
+		crew.WithObserver(payObs.Observer())), a.breaker)
+	a.metrics.MustRegister(searchObs, payObs,
+		crewprom.NewPoolCollector("search", a.search.Stats),
+		crewprom.NewPoolCollector("pay", a.pay.Stats),
+		crewprom.NewBreakerCollector("pay", a.breaker.Stats),
+		crewprom.NewLimiterCollector("search", a.limiter.Stats))
 	return a
 }
 
@@ -136,7 +152,7 @@ func (a *app) routes() http.Handler {
 			}
 			return 0
 		})))
-	mux.Handle("/metrics", a.metrics())
+	mux.Handle("/metrics", promhttp.HandlerFor(a.metrics, promhttp.HandlerOpts{}))
 	return mux
 }
 

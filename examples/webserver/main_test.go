@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
@@ -55,10 +58,17 @@ func TestServerEndpoints(t *testing.T) {
 	resp.Body.Close()
 	metrics := string(body)
 	require.Contains(t, resp.Header.Get("Content-Type"), "text/plain")
-	require.Contains(t, metrics, "# TYPE crew_completed_total counter")
-	require.Contains(t, metrics, `crew_completed_total{pool="search"} 1`)
-	require.Contains(t, metrics, `crew_completed_total{pool="pay"} 2`)
-	require.Contains(t, metrics, `crew_breaker_state{breaker="pay"} 0`)
+	assert.Contains(t, metrics, "# TYPE crew_pool_completed_jobs_total counter")
+	assert.Contains(t, metrics, `crew_pool_completed_jobs_total{pool="search"} 1`)
+	assert.Contains(t, metrics, `crew_pool_completed_jobs_total{pool="pay"} 2`)
+	assert.Contains(t, metrics, `crew_pool_job_run_seconds_count{pool="pay"} 2`)
+	assert.Contains(t, metrics, `crew_breaker_state{breaker="pay",state="closed"} 1`)
+	parser := expfmt.NewTextParser(model.LegacyValidation)
+	_, err = parser.TextToMetricFamilies(strings.NewReader(metrics))
+	assert.NoError(t, err, "parses as the Prometheus text format")
+	problems, err := promlint.New(strings.NewReader(metrics)).Lint()
+	require.NoError(t, err)
+	assert.Empty(t, problems, "promlint")
 
 	cancel()
 	require.NoError(t, <-done)
