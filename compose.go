@@ -280,7 +280,7 @@ func (c *chain[T]) Stats() Stats {
 // drops without running is not reported to Abandon.
 func guarded[T any](job Job[T], a *admission) Job[T] {
 	return func(ctx context.Context) (T, error) {
-		v, _, _, err := runGuarded(ctx, job, a, false, true)
+		v, _, _, _, err := runGuarded(ctx, job, a, nil, true)
 		return v, err
 	}
 }

@@ -202,11 +202,10 @@
 // pool costs what NewPool costs; its limit control adds two clock readings
 // and a lock per job. Chain adds each guard's own cost and no allocation.
 // Retry adds nothing to an attempt that succeeds; a retry allocates its
-// timer. An Observer adds two clock readings per job. benchmarks/README.md
-// has the
-// figures, measured beside ants, pond, workerpool, conc, errgroup,
-// gobreaker, failsafe-go and x/time/rate, with the commands that reproduce
-// them.
+// timer. An Observer adds three clock readings per job, or one beside
+// the limit control's two. benchmarks/README.md has the figures, measured
+// beside ants, pond, workerpool, conc, errgroup, gobreaker, failsafe-go
+// and x/time/rate, with the commands that reproduce them.
 //
 // # How crew is built
 //

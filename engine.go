@@ -34,10 +34,11 @@ type engine[T any] struct {
 	lifecycle[*task[T]]
 
 	q           *jobQueue[T]
-	cap         int       // bound on waiting jobs (WithQueueSize)
-	nonBlocking bool      // WithNonBlocking
-	obs         *Observer // WithObserver; nil: none
-	born        time.Time // when the engine was made; idle times are measured from here
+	cap         int          // bound on waiting jobs (WithQueueSize)
+	nonBlocking bool         // WithNonBlocking
+	obs         *Observer    // WithObserver; nil: none
+	clock       func() int64 // times the jobs' runs; nil: no one needs them
+	born        time.Time    // when the engine was made; idle times are measured from here
 	stopCtx     context.Context
 	stopCancel  context.CancelFunc // cancels stopCtx: Close gave up, or the pool is done
 	gaveUp      atomic.Bool        // Close gave up: queued jobs are dropped, not run
@@ -125,6 +126,12 @@ func newEngine[T any](d discipline[T], c *config, p workerPolicy) *engine[T] {
 	}
 	if p.ctl != nil {
 		e.limit = p.limit
+	}
+	switch {
+	case e.obs != nil:
+		e.clock = e.q.stamp // the Observer's waits start at the queue's stamps
+	case e.ctl != nil:
+		e.clock = clockSince(e.born)
 	}
 	e.setBound()
 	e.init(e)

@@ -6,12 +6,20 @@ import (
 	"time"
 )
 
+// span is when a job started and ended, in e.clock's readings; zero if
+// the pool has no clock (no controller, no Observer).
+type span struct{ start, end int64 }
+
+// elapsed is how long the job ran.
+func (s span) elapsed() time.Duration { return time.Duration(s.end - s.start) }
+
 // run runs one job with its guards and reports how it left, its outcome,
-// and, when a controller or a guard needs it, how long the job itself ran.
+// and, when a controller or an Observer needs it, when it started and
+// ended.
 //
 // reusable reports that t may be recycled: its ctx watcher was stopped before
 // it fired, or there was none.
-func (e *engine[T]) run(w *worker, t *task[T]) (v T, kind outcome, elapsed time.Duration, err error, reusable bool) {
+func (e *engine[T]) run(w *worker, t *task[T]) (v T, kind outcome, times span, err error, reusable bool) {
 	watched := t.watched()
 	if watched {
 		if reusable = t.x.stop(); !reusable {
@@ -19,7 +27,11 @@ func (e *engine[T]) run(w *worker, t *task[T]) (v T, kind outcome, elapsed time.
 		}
 		if err := t.ctx.Err(); err != nil {
 			t.guards().abandon(0)
-			return v, outcomeCanceled, 0, err, reusable
+			if e.clock != nil {
+				times.start = e.clock()
+				times.end = times.start
+			}
+			return v, outcomeCanceled, times, err, reusable
 		}
 	} else {
 		reusable = true
@@ -28,15 +40,16 @@ func (e *engine[T]) run(w *worker, t *task[T]) (v T, kind outcome, elapsed time.
 	if watched {
 		defer w.release() // the job has a ctx of its own to cancel
 	}
-	v, elapsed, refused, err := runGuarded(ctx, t.job, t.guards(), e.ctl != nil || e.obs != nil, !isBackground(t.ctx))
+	var refused bool
+	v, times.start, times.end, refused, err = runGuarded(ctx, t.job, t.guards(), e.clock, !isBackground(t.ctx))
 	if refused {
 		kind, err := e.neverRan(t, err)
-		return v, kind, 0, err, reusable
+		return v, kind, times, err, reusable
 	}
 	if err != nil {
-		return v, outcomeFailed, elapsed, err, reusable
+		return v, outcomeFailed, times, err, reusable
 	}
-	return v, outcomeOK, elapsed, nil, reusable
+	return v, outcomeOK, times, nil, reusable
 }
 
 // neverRan is what a job a guard refused at start resolves with, and how it
@@ -89,19 +102,21 @@ func (e *engine[T]) goexit(w *worker, t *task[T]) {
 // runGuarded runs job behind the guards of adm (nil: none): each guard's
 // Start in order, then the job, then each guard's Done, innermost first.
 // refused reports that a guard refused the job at Start: it did not run,
-// and err is the refusal. The job's run time is measured if timed or a
-// guard may use it, so a plain pool never reads the clock. lookup says
-// whether ctx may carry a run timeout (WithRunTimeout), which starts as
-// the job does, after the guards' Start.
-func runGuarded[T any](ctx context.Context, job Job[T], adm *admission, timed, lookup bool) (v T, elapsed time.Duration, refused bool, err error) {
+// and err is the refusal. start and end are clock's readings as the job
+// started (its guards' Start passed, or refused) and as it returned; clock
+// is nil if the caller needs neither, and then the clock is read only if a
+// guard may use the job's elapsed time, so a plain pool never reads it.
+// lookup says whether ctx may carry a run timeout (WithRunTimeout), which
+// starts as the job does, after the guards' Start.
+func runGuarded[T any](ctx context.Context, job Job[T], adm *admission, clock func() int64, lookup bool) (v T, start, end int64, refused bool, err error) {
 	if adm == nil {
-		if !timed {
+		if clock == nil {
 			v, err = callJob(ctx, job, lookup)
-			return v, 0, false, err
+			return v, 0, 0, false, err
 		}
-		begin := time.Now()
+		start = clock()
 		v, err = callJob(ctx, job, lookup)
-		return v, time.Since(begin), false, err
+		return v, start, clock(), false, err
 	}
 	var small [4]Ticket // common chains keep their tickets on the stack
 	tickets := small[:0]
@@ -113,13 +128,18 @@ func runGuarded[T any](ctx context.Context, job Job[T], adm *admission, timed, l
 				doneGuard(guards[j], tickets[j], gerr, 0)
 			}
 			adm.abandon(i + 1)
-			return v, 0, true, gerr
+			if clock != nil {
+				start = clock()
+			}
+			return v, start, start, true, gerr
 		}
 		tickets = append(tickets, t)
 	}
-	timed = timed || adm.guards.timed
-	var begin time.Time
-	if timed {
+	var begin time.Time // the clock if the caller has none and a guard needs one
+	switch {
+	case clock != nil:
+		start = clock()
+	case adm.guards.timed:
 		begin = time.Now()
 	}
 	returned := false
@@ -132,7 +152,12 @@ func runGuarded[T any](ctx context.Context, job Job[T], adm *admission, timed, l
 	}()
 	v, err = callJob(ctx, job, lookup)
 	returned = true
-	if timed {
+	var elapsed time.Duration
+	switch {
+	case clock != nil:
+		end = clock()
+		elapsed = time.Duration(end - start)
+	case adm.guards.timed:
 		elapsed = time.Since(begin)
 	}
 	jobErr := err
@@ -141,7 +166,14 @@ func runGuarded[T any](ctx context.Context, job Job[T], adm *admission, timed, l
 			err = perr // the first guard that panicked decides the outcome
 		}
 	}
-	return v, elapsed, false, err
+	return v, start, end, false, err
+}
+
+// clockSince returns a monotonic clock reading ns since epoch. Each pool
+// has its own epoch, taken when it is made, so that a pool made in a
+// synctest bubble reads the bubble's clock.
+func clockSince(epoch time.Time) func() int64 {
+	return func() int64 { return int64(time.Since(epoch)) }
 }
 
 // callJob runs job with its run timeout, if lookup says its ctx may carry

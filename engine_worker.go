@@ -57,11 +57,7 @@ func (e *engine[T]) runOne(w *worker, t *task[T]) (reusable bool) {
 	if e.ctl != nil {
 		e.busy.Add(1)
 	}
-	var takenAt int64
-	if e.obs != nil {
-		takenAt = e.q.stamp()
-	}
-	v, kind, elapsed, err, reusable := e.run(w, t)
+	v, kind, times, err, reusable := e.run(w, t)
 	counts, overload := false, false
 	if e.ctl != nil && kind.ran() {
 		counts, overload, err = e.judge(err)
@@ -70,7 +66,7 @@ func (e *engine[T]) runOne(w *worker, t *task[T]) (reusable bool) {
 		}
 	}
 	if e.obs != nil {
-		e.obs.jobDone(JobInfo{Wait: time.Duration(takenAt - t.Enq), Run: elapsed, Ran: kind.ran(), Err: err})
+		e.obs.jobDone(JobInfo{Wait: time.Duration(times.start - t.Enq), Run: times.elapsed(), Ran: kind.ran(), Err: err})
 	}
 	var busy int64
 	if e.ctl != nil {
@@ -84,7 +80,7 @@ func (e *engine[T]) runOne(w *worker, t *task[T]) (reusable bool) {
 	}
 	if counts {
 		e.mu.Lock()
-		scaled := e.setLimitLocked(e.ctl.observe(elapsed, overload, e.limit, int(busy)))
+		scaled := e.setLimitLocked(e.ctl.observe(times.elapsed(), overload, e.limit, int(busy)))
 		e.mu.Unlock()
 		if scaled {
 			e.notifyScale()

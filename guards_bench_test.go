@@ -147,7 +147,7 @@ func BenchmarkGuardPath(b *testing.B) {
 	b.Run("no guards", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			_, _, _, _ = runGuarded(ctx, job, nil, false, true)
+			_, _, _, _, _ = runGuarded(ctx, job, nil, nil, true)
 		}
 	})
 	b.Run("limiter, breaker", func(b *testing.B) {
@@ -165,7 +165,7 @@ func BenchmarkGuardPath(b *testing.B) {
 				tickets[i] = t
 			}
 			a.set(guards, tickets[:])
-			_, _, _, _ = runGuarded(ctx, job, &a, false, true)
+			_, _, _, _, _ = runGuarded(ctx, job, &a, nil, true)
 		}
 	})
 }

@@ -80,6 +80,9 @@ func (s *scripted) observe(_ time.Duration, _ bool, limit, _ int) int {
 func withController[T any](p *AdaptivePool[T], c controller, limit int) {
 	p.e.mu.Lock()
 	p.e.ctl, p.e.limit = c, limit
+	if p.e.clock == nil {
+		p.e.clock = clockSince(p.e.born)
+	}
 	p.e.mu.Unlock()
 }
 

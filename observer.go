@@ -36,9 +36,10 @@ type Observer struct {
 // JobInfo is what an Observer hears of one job.
 type JobInfo struct {
 	// Wait is how long the job waited: from its Submit (or, for a Submit
-	// that waited for room, from when it got in) until a worker took it,
-	// or until it left the queue without running. A Batcher's item waits
-	// until its batch starts.
+	// that waited for room, from when it got in) until it started to run,
+	// or until it left without running. A wait in a guard's Start (a rate
+	// limiter's line, say) is part of it. A Batcher's item waits until its
+	// batch starts.
 	Wait time.Duration
 	// Run is how long the job ran, from when its guards let it start to
 	// its return; 0 if it never ran. A Batcher's item runs as long as its
@@ -53,8 +54,8 @@ type JobInfo struct {
 }
 
 // WithObserver sets the pool's Observer (see Observer). It applies to
-// every constructor. The cost when set: two clock readings per job, and
-// the callbacks themselves.
+// every constructor. The cost when set: three clock readings per job
+// (as it is submitted, starts and ends), and the callbacks themselves.
 func WithObserver(o Observer) Option {
 	return option{name: "WithObserver", to: forPools | forBatcher, apply: func(c *config) {
 		if o.JobDone != nil || o.Refused != nil {

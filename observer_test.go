@@ -93,6 +93,40 @@ func TestObserverSeesWaitRunAndOutcome(t *testing.T) {
 	}
 }
 
+// slowStart is a guard whose Start takes a while, as a rate limiter's line
+// does; the Done it hears is kept.
+type slowStart struct {
+	passGuard
+	wait    time.Duration
+	elapsed chan time.Duration
+}
+
+func (g slowStart) Start(context.Context, crew.Ticket) (crew.Ticket, error) {
+	time.Sleep(g.wait)
+	return 0, nil
+}
+
+func (g slowStart) Done(_ crew.Ticket, _ error, elapsed time.Duration) { g.elapsed <- elapsed }
+
+// TestObserverCountsAGuardsStartAsWait: the time a job spends in a guard's
+// Start is wait, not run, for the Observer and for the guards alike.
+func TestObserverCountsAGuardsStartAsWait(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var o observed
+		g := slowStart{wait: 300 * time.Millisecond, elapsed: make(chan time.Duration, 1)}
+		p := crew.Chain(crew.NewPool[int](1, crew.WithObserver(o.observer())), g)
+		_, err := crew.Do(context.Background(), p, func(context.Context) (int, error) {
+			time.Sleep(time.Second)
+			return 1, nil
+		})
+		require.NoError(t, err)
+		require.NoError(t, p.Close(context.Background()))
+		jobs, _ := o.take()
+		assert.Equal(t, []crew.JobInfo{{Wait: 300 * time.Millisecond, Run: time.Second, Ran: true}}, jobs)
+		assert.Equal(t, time.Second, <-g.elapsed, "the guard's elapsed")
+	})
+}
+
 func TestObserverSeesRefusalsByGuard(t *testing.T) {
 	var o observed
 	lim := crew.NewRateLimiter(1, 1, crew.WithMaxWait(0))

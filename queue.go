@@ -171,8 +171,7 @@ type fifo[T any] struct {
 func newFIFO[T any](c *config) *fifo[T] {
 	f := &fifo[T]{}
 	if c.observer != nil {
-		epoch := time.Now()
-		f.clock = func() int64 { return int64(time.Since(epoch)) }
+		f.clock = clockSince(time.Now())
 	}
 	return f
 }
