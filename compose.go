@@ -63,9 +63,10 @@ type Ticket uint64
 // base. Stats are base's, plus the Submits the guards refused (Rejected).
 //
 // Recommended order, outermost first: the rate limiter, then the breaker.
-// The limiter then spends tokens only on jobs that may run, and the breaker
-// judges only calls that reached the downstream; a rate limit rejection is
-// never counted as a failure by the breaker. Chain(Chain(p, a), b) is
+// The breaker then judges only calls that reached the downstream, and the
+// limiter's tokens go only to jobs that run: a job the breaker refuses at
+// Start gives its token back. A rate limit rejection is never counted as a
+// failure by the breaker. Chain(Chain(p, a), b) is
 // Chain(p, b, a).
 //
 // Chain panics if base or a guard is nil, or a nil pointer in the
@@ -91,7 +92,7 @@ func Chain[T any](base Pool[T], guards ...Guard) Pool[T] {
 		c.base, c.closed = inner.base, inner.closed // closing either closes the same base
 		all = append(all, inner.guards.g...)
 	}
-	c.guards = &guardList{g: all, timed: wantElapsed(all)}
+	c.guards = newGuardList(all)
 	if ep, ok := c.base.(enginePool[T]); ok {
 		c.eng = ep.engine()
 	}
@@ -120,6 +121,23 @@ type chain[T any] struct {
 type guardList struct {
 	g     []Guard
 	timed bool
+	// lims[i] is guard i if it is a RateLimiter with guards after it, whose
+	// token goes back if one of those refuses the job at Start; nil if
+	// there is none.
+	lims []*RateLimiter
+}
+
+func newGuardList(g []Guard) *guardList {
+	l := &guardList{g: g, timed: wantElapsed(g)}
+	for i, g := range g[:max(len(g)-1, 0)] {
+		if rl, ok := g.(*RateLimiter); ok {
+			if l.lims == nil {
+				l.lims = make([]*RateLimiter, len(l.g))
+			}
+			l.lims[i] = rl
+		}
+	}
+	return l
 }
 
 func (c *chain[T]) Submit(ctx context.Context, job Job[T]) (*Future[T], error) {
@@ -225,6 +243,11 @@ func admitGuard(g Guard, ctx context.Context) (t Ticket, err error) {
 func startGuard(g Guard, ctx context.Context, admitted Ticket) (t Ticket, err error) {
 	defer catch(&err)
 	return g.Start(ctx, admitted)
+}
+
+func takeToken(l *RateLimiter, ctx context.Context, admitted Ticket) (t heldToken, err error) {
+	defer catch(&err)
+	return l.take(ctx, admitted)
 }
 
 func doneGuard(g Guard, t Ticket, jobErr error, elapsed time.Duration) (err error) {

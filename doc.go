@@ -40,9 +40,10 @@
 // before it opened. Outcomes go back innermost first. [Execute] makes one
 // call through a guard without a pool.
 //
-// Put the limiter outside the breaker: an open circuit then spends no
-// tokens, and the breaker only sees calls that passed the limiter; it never
-// counts a refusal or a cancellation as a failure of the downstream. One
+// Put the limiter outside the breaker: the breaker then only sees calls
+// that passed the limiter, and an open circuit spends no tokens, since a
+// job a later guard refuses at Start gives its token back. The breaker
+// never counts a refusal or a cancellation as a failure of the downstream. One
 // guard may protect several pools of different result types, and any type
 // that implements [Guard] is a guard (see the bulkhead example). A [Batcher]
 // runs its batches on any pool with [WithBatchPool], so a Chain's guards

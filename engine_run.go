@@ -102,7 +102,8 @@ func (e *engine[T]) goexit(w *worker, t *task[T]) {
 // runGuarded runs job behind the guards of adm (nil: none): each guard's
 // Start in order, then the job, then each guard's Done, innermost first.
 // refused reports that a guard refused the job at Start: it did not run,
-// and err is the refusal. start and end are clock's readings as the job
+// and err is the refusal; a RateLimiter before that guard gets its token
+// back. start and end are clock's readings as the job
 // started (its guards' Start passed, or refused) and as it returned; clock
 // is nil if the caller needs neither, and then the clock is read only if a
 // guard may use the job's elapsed time, so a plain pool never reads it.
@@ -120,11 +121,28 @@ func runGuarded[T any](ctx context.Context, job Job[T], adm *admission, clock fu
 	}
 	var small [4]Ticket // common chains keep their tickets on the stack
 	tickets := small[:0]
-	guards := adm.guards.g
+	var held [4]heldToken // and the tokens their rate limiters took
+	tokens := held[:0]
+	guards, lims := adm.guards.g, adm.guards.lims
 	for i, g := range guards {
-		t, gerr := startGuard(g, ctx, adm.tickets[i])
+		var t Ticket
+		var gerr error
+		if lims != nil {
+			var tok heldToken
+			if lims[i] != nil {
+				tok, gerr = takeToken(lims[i], ctx, adm.tickets[i])
+			} else {
+				t, gerr = startGuard(g, ctx, adm.tickets[i])
+			}
+			tokens = append(tokens, tok)
+		} else {
+			t, gerr = startGuard(g, ctx, adm.tickets[i])
+		}
 		if gerr != nil {
 			for j := i - 1; j >= 0; j-- {
+				if lims != nil && lims[j] != nil {
+					lims[j].giveBack(tokens[j]) // the job never starts (guarantee 7)
+				}
 				doneGuard(guards[j], tickets[j], gerr, 0)
 			}
 			adm.abandon(i + 1)

@@ -152,7 +152,7 @@ func BenchmarkGuardPath(b *testing.B) {
 	})
 	b.Run("limiter, breaker", func(b *testing.B) {
 		g := []Guard{NewRateLimiter(plentyRate, plentyBurst), NewBreaker(BreakerConfig{})}
-		guards := &guardList{g: g, timed: wantElapsed(g)}
+		guards := newGuardList(g)
 		var a admission
 		b.ReportAllocs()
 		for b.Loop() {

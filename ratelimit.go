@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,8 +45,15 @@ import (
 // first) so that the token would come too late, it refuses the job at once
 // with ErrRateLimited. A job whose ctx ends while it waits, or that never
 // reaches Start, never took a token: the jobs behind it move up, and it does
-// not count against the limit. A token is spent once Start lets the job
-// through, even if a later guard of the Chain then refuses it.
+// not count against the limit. A job that a later guard of its Chain
+// refuses at Start (an open Breaker, say) never starts either, and its
+// token goes back as if never taken, so a backlog the breaker refuses costs
+// no tokens. Winding the bucket back past a token is only sound while every
+// token taken after it is back too, so if one of those was spent on a job
+// that started, the earlier token stays spent. The token of a job that
+// started is spent whatever its outcome. A later guard whose Start waits
+// and then lets the job through delays its start past its token's instant:
+// the bound is on the instants.
 //
 // Priority: a job's priority is the one WithPriority put in its Submit ctx.
 // At Submit, only jobs of higher or equal priority admitted before it count
@@ -116,6 +124,7 @@ type RateLimiter struct {
 	// 0; those of priority 0 are the rest of the pending jobs.
 	levels map[int]int64
 	line   waitLine
+	held   []heldToken // tokens that could not go back yet (giveBack)
 }
 
 // RateLimitOption configures NewRateLimiter and NewSharedRateLimiter.
@@ -261,33 +270,96 @@ func (l *RateLimiter) admitFast(b *gcra.Bucket) bool {
 
 // Start implements Guard: it takes a token, waiting for it until ctx ends.
 func (l *RateLimiter) Start(ctx context.Context, admitted Ticket) (Ticket, error) {
+	_, err := l.take(ctx, admitted)
+	return 0, err
+}
+
+// take is Start, returning the token it took (zero if none), which a
+// Chain gives back (giveBack) if a later guard refuses the job at its
+// Start.
+func (l *RateLimiter) take(ctx context.Context, admitted Ticket) (heldToken, error) {
 	prio := ticketPriority(admitted)
 	if err := ctx.Err(); err != nil {
 		l.leave(prio, &l.n.canceled)
-		return 0, err
+		return heldToken{}, err
 	}
 	if l.waiting.Load() == 0 { // no line: priority does not matter
 		// The bucket before the clock: a reading taken before a SetLimit
 		// then meets the old bucket, frozen, and goes the slow way.
 		b := l.bucket.Load()
 		now := l.clock()
-		if ok, _ := b.TryTake(now); ok {
+		if took, ok, _ := b.TryTake(now); ok {
 			if now-l.seen.Load() > seenStale {
 				l.seen.Store(now)
 			}
 			l.leave(prio, nil)
-			return 0, nil
+			return heldToken{b, took}, nil
 		}
 	}
 	return l.startSlow(ctx, prio)
 }
+
+// heldToken is a token a RateLimiter's Start took, kept by the Chain until
+// its job starts.
+type heldToken struct {
+	b    *gcra.Bucket // nil: no token to give back
+	took gcra.Took
+}
+
+// giveBack returns the token of a job that a later guard of its Chain
+// refused at Start, so that the job, which never started, costs no token
+// (guarantee 7). The bucket is then exactly as if the token had never been
+// taken; that is only sound while no token taken since is still out, so
+// if one is, the give-back waits (up to maxHeld of them) until that one
+// comes back, or for good if it is spent on a job that starts. The first
+// job waiting in line is woken to look at the bucket again, its turn
+// starting now.
+func (l *RateLimiter) giveBack(t heldToken) {
+	if t.b == nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !t.b.GiveBack(t.took) {
+		if len(l.held) == maxHeld {
+			l.held = slices.Delete(l.held, 0, 1) // the oldest is spent
+		}
+		l.held = append(l.held, t)
+		return
+	}
+	l.n.gaveBack.Add(1)
+	for given := true; given; { // tokens taken before t that could not go back then
+		given = false
+		for i, h := range l.held {
+			if h.b.GiveBack(h.took) {
+				l.held = slices.Delete(l.held, i, i+1)
+				l.n.gaveBack.Add(1)
+				given = true
+				break
+			}
+		}
+	}
+	if h := l.line.head(); h != nil {
+		// Its turn began at the instant of a token taken before; it starts
+		// no sooner than now, or it and the one after it could both take
+		// tokens at instants now past, and start together.
+		h.since = max(h.since, l.now())
+		h.signal()
+	}
+}
+
+// maxHeld bounds the tokens waiting to be given back: more than the
+// starts in flight at once is rare, as a spent token blocks the give-backs
+// of those taken before it for good.
+const maxHeld = 64
 
 // seenStale is how old seen may grow before a Start that read the clock
 // refreshes it: a store on every Start would cost as much as the rest.
 const seenStale = int64(time.Millisecond)
 
 // Done implements Guard. A token is spent once its job starts, whatever
-// the outcome, so Done does nothing.
+// the outcome, so Done does nothing. (A Chain gives back the token of a
+// job that a later guard refused at Start, before it calls Done.)
 func (l *RateLimiter) Done(Ticket, error, time.Duration) {}
 
 // Abandon implements Guard: the job no longer counts among those that

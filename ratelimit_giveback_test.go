@@ -2,7 +2,9 @@ package crew_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"maps"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -96,6 +98,162 @@ func TestRateLimiterCancelledWaitKeepsTheBound(t *testing.T) {
 				require.NoError(t, p.Close(context.Background()))
 				require.Len(t, starts, 3)
 				checkWindowBound(t, starts, limit, 1)
+			})
+		})
+	}
+}
+
+// gate is one job's passage through gateGuard: Start closes reached, then
+// lets the job through or refuses it with what it receives from decide.
+type gate struct {
+	reached chan struct{}
+	decide  chan error
+}
+
+func newGate() gate { return gate{make(chan struct{}), make(chan error, 1)} }
+
+type gateKey struct{}
+
+// gateGuard is a guard that holds each job whose ctx carries a gate at
+// Start until the test decides it.
+type gateGuard struct{ passGuard }
+
+func (gateGuard) Start(ctx context.Context, _ crew.Ticket) (crew.Ticket, error) {
+	g, ok := ctx.Value(gateKey{}).(gate)
+	if !ok {
+		return 0, nil
+	}
+	close(g.reached)
+	select {
+	case err := <-g.decide:
+		return 0, err
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+}
+
+// startsAt records when each named job starts, since t0.
+type startsAt struct {
+	t0 time.Time
+	mu sync.Mutex
+	at map[string]time.Duration
+}
+
+func newStartsAt() *startsAt { return &startsAt{t0: time.Now(), at: map[string]time.Duration{}} }
+
+func (s *startsAt) job(name string) crew.Job[int] {
+	return func(context.Context) (int, error) {
+		s.mu.Lock()
+		s.at[name] = time.Since(s.t0)
+		s.mu.Unlock()
+		return 0, nil
+	}
+}
+
+func (s *startsAt) get() map[string]time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.at)
+}
+
+var errGate = &crew.RejectedError{Guard: "gate", Err: errors.New("refused at the gate")}
+
+// TestRateLimiterGivesBackARefusedJobsToken: a job that a later guard of
+// the Chain refuses at Start never starts, so its token goes back
+// (guarantee 7): at 1/s with a burst of 1, the job after it starts at
+// once, not a second later.
+func TestRateLimiterGivesBackARefusedJobsToken(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lim := crew.NewRateLimiter(1, 1)
+		p := crew.Chain(crew.NewPool[int](2), lim, gateGuard{})
+		s := newStartsAt()
+		g := newGate()
+		fa, err := p.Submit(context.WithValue(context.Background(), gateKey{}, g), s.job("A"))
+		require.NoError(t, err)
+		<-g.reached // A holds the only token
+		time.Sleep(300 * time.Millisecond)
+		g.decide <- errGate
+		_, err = fa.Wait(context.Background())
+		require.ErrorIs(t, err, errGate.Err)
+		_, err = crew.Do(context.Background(), p, s.job("B"))
+		require.NoError(t, err)
+		require.NoError(t, p.Close(context.Background()))
+		assert.Equal(t, map[string]time.Duration{"B": 300 * time.Millisecond}, s.get())
+		st := lim.Stats()
+		assert.Equal(t, uint64(1), st.GaveBack)
+		assert.Equal(t, uint64(2), st.Started, "A passed the limiter's Start")
+	})
+}
+
+// TestRateLimiterGivesBackToTheWaitingJob: the job waiting in line for the
+// next token gets the one given back, at once.
+func TestRateLimiterGivesBackToTheWaitingJob(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := crew.Chain(crew.NewPool[int](2), crew.NewRateLimiter(1, 1), gateGuard{})
+		s := newStartsAt()
+		g := newGate()
+		_, err := p.Submit(context.WithValue(context.Background(), gateKey{}, g), s.job("A"))
+		require.NoError(t, err)
+		<-g.reached
+		fb, err := p.Submit(context.Background(), s.job("B")) // waits for +1s
+		require.NoError(t, err)
+		time.Sleep(400 * time.Millisecond)
+		g.decide <- errGate
+		_, err = fb.Wait(context.Background())
+		require.NoError(t, err)
+		require.NoError(t, p.Close(context.Background()))
+		assert.Equal(t, map[string]time.Duration{"B": 400 * time.Millisecond}, s.get())
+	})
+}
+
+// TestRateLimiterGiveBackWaitsForLaterTokens: with a burst of 2, A and B
+// take both tokens; A is refused first, while B's token is out, so A's
+// cannot go back yet; once B is refused too, both go back. Had B started,
+// A's token would have stayed spent: the bucket can only be wound back
+// past tokens that all came back.
+func TestRateLimiterGiveBackWaitsForLaterTokens(t *testing.T) {
+	for _, bStarts := range []bool{false, true} {
+		t.Run(fmt.Sprintf("B starts %v", bStarts), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				lim := crew.NewRateLimiter(1, 2)
+				p := crew.Chain(crew.NewPool[int](4), lim, gateGuard{})
+				s := newStartsAt()
+				ga, gb := newGate(), newGate()
+				_, err := p.Submit(context.WithValue(context.Background(), gateKey{}, ga), s.job("A"))
+				require.NoError(t, err)
+				<-ga.reached
+				_, err = p.Submit(context.WithValue(context.Background(), gateKey{}, gb), s.job("B"))
+				require.NoError(t, err)
+				<-gb.reached
+				ga.decide <- errGate
+				synctest.Wait()
+				assert.Zero(t, lim.Stats().GaveBack, "A's token went back over B's")
+				if bStarts {
+					gb.decide <- nil
+				} else {
+					gb.decide <- errGate
+				}
+				synctest.Wait()
+				fc, err := p.Submit(context.Background(), s.job("C"))
+				require.NoError(t, err)
+				fd, err := p.Submit(context.Background(), s.job("D"))
+				require.NoError(t, err)
+				_, err = fc.Wait(context.Background())
+				require.NoError(t, err)
+				_, err = fd.Wait(context.Background())
+				require.NoError(t, err)
+				require.NoError(t, p.Close(context.Background()))
+				got := s.get()
+				if bStarts {
+					// B's token is spent; A's cannot go back past it, so
+					// the bucket is empty: C and D wait a second each.
+					assert.Equal(t, uint64(0), lim.Stats().GaveBack)
+					assert.Equal(t, time.Duration(0), got["B"])
+					assert.ElementsMatch(t, []time.Duration{time.Second, 2 * time.Second}, []time.Duration{got["C"], got["D"]})
+				} else {
+					assert.Equal(t, uint64(2), lim.Stats().GaveBack)
+					assert.Equal(t, map[string]time.Duration{"C": 0, "D": 0}, got)
+				}
 			})
 		})
 	}

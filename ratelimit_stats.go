@@ -19,6 +19,7 @@ type RateLimiterStats struct {
 	RefusedAtSubmit uint64 // jobs Admit refused (ErrRateLimited at Submit)
 	Started         uint64 // jobs Start let through with a token
 	Waited          uint64 // of Started, those that waited for their token
+	GaveBack        uint64 // of Started, tokens given back: a later guard of the Chain refused the job at its Start
 	RefusedAtStart  uint64 // jobs Start refused: the token would come too late, or never
 	Canceled        uint64 // jobs whose ctx ended before or while Start waited
 	Abandoned       uint64 // admitted jobs that never reached Start (Guard.Abandon)
@@ -53,6 +54,7 @@ type limiterCounts struct {
 	canceled     atomic.Uint64
 	abandoned    atomic.Uint64
 	waited       atomic.Uint64
+	gaveBack     atomic.Uint64
 
 	limitBits atomic.Uint64 // float64 bits of the rate.Limit given
 	burstN    atomic.Int64
@@ -86,6 +88,7 @@ func (c *limiterCounts) stats() RateLimiterStats {
 		Canceled:        c.canceled.Load(),
 		Abandoned:       c.abandoned.Load(),
 		Waited:          c.waited.Load(),
+		GaveBack:        c.gaveBack.Load(),
 	}
 	left := c.left.Load()
 	s.Admitted = c.admitted.Load() // after left: never fewer admitted than gone

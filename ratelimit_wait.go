@@ -113,22 +113,22 @@ func (l *RateLimiter) limitAt(ctx context.Context, now int64) int64 {
 
 // startSlow is Start when others wait, no token is there, the job has a
 // priority, or the bucket was just replaced.
-func (l *RateLimiter) startSlow(ctx context.Context, prio int) (Ticket, error) {
+func (l *RateLimiter) startSlow(ctx context.Context, prio int) (heldToken, error) {
 	l.mu.Lock()
 	b := l.bucket.Load()
 	now := l.now()
 	if h := l.line.head(); b.P.Kind == gcra.Inf || h == nil || prio > h.prio {
-		if ok, _ := b.TryTake(now); ok {
+		if took, ok, _ := b.TryTake(now); ok {
 			l.leaveLocked(prio, nil)
 			l.mu.Unlock()
-			return 0, nil
+			return heldToken{b, took}, nil
 		}
 	}
 	limitAt := l.limitAt(ctx, now)
 	if due := b.P.Due(b.Load(), now, l.line.ahead(prio)); due == gcra.Never || due > limitAt {
 		l.leaveLocked(prio, &l.n.refusedStart)
 		l.mu.Unlock()
-		return 0, rateLimitedAt(due, limitAt)
+		return heldToken{}, rateLimitedAt(due, limitAt)
 	}
 	w := &tokenWaiter{prio: prio, limitAt: limitAt, since: now, wake: make(chan struct{}, 1)}
 	l.waiting.Add(1) // before w is in line: from now on no Start takes a token without mu
@@ -141,7 +141,7 @@ func (l *RateLimiter) startSlow(ctx context.Context, prio int) (Ticket, error) {
 
 // wait is a Start in line: it waits for its turn at the head, then for its
 // token's instant, until ctx ends.
-func (l *RateLimiter) wait(ctx context.Context, w *tokenWaiter) (Ticket, error) {
+func (l *RateLimiter) wait(ctx context.Context, w *tokenWaiter) (heldToken, error) {
 	var timer *time.Timer
 	defer func() {
 		if timer != nil {
@@ -152,7 +152,7 @@ func (l *RateLimiter) wait(ctx context.Context, w *tokenWaiter) (Ticket, error) 
 	for {
 		if w.refused != nil { // refused out of line, and counted, by another
 			l.mu.Unlock()
-			return 0, w.refused
+			return heldToken{}, w.refused
 		}
 		var ring <-chan time.Time
 		b := l.bucket.Load()
@@ -163,17 +163,18 @@ func (l *RateLimiter) wait(ctx context.Context, w *tokenWaiter) (Ticket, error) 
 				l.removeLocked(w, now)
 				l.leaveLocked(w.prio, &l.n.refusedStart)
 				l.mu.Unlock()
-				return 0, rateLimitedAt(due, w.limitAt)
+				return heldToken{}, rateLimitedAt(due, w.limitAt)
 			}
 			if due <= now {
-				if ok, _ := b.TryTake(due); !ok {
+				took, ok, _ := b.TryTake(due)
+				if !ok {
 					continue // a Start that had not seen the line took it first
 				}
 				l.removeLocked(w, due) // the next one's turn starts at this instant
 				l.leaveLocked(w.prio, nil)
 				l.n.waited.Add(1) // after left, as limiterCounts says
 				l.mu.Unlock()
-				return 0, nil
+				return heldToken{b, took}, nil
 			}
 			if timer == nil {
 				timer = time.NewTimer(time.Duration(due - now))
@@ -196,7 +197,7 @@ func (l *RateLimiter) wait(ctx context.Context, w *tokenWaiter) (Ticket, error) 
 			l.removeLocked(w, l.now())
 			l.leaveLocked(w.prio, &l.n.canceled)
 			l.mu.Unlock()
-			return 0, ctx.Err()
+			return heldToken{}, ctx.Err()
 		}
 	}
 }
@@ -246,6 +247,7 @@ func (l *RateLimiter) reshapeLocked(p gcra.Params) {
 	old := l.bucket.Load()
 	now := l.now()
 	w := old.Freeze() // a Start without mu that read old fails from now on
+	l.held = nil      // nothing goes back to a frozen bucket
 	l.bucket.Store(gcra.NewBucket(p, gcra.Convert(w, now, old.P, p)))
 	if h := l.line.head(); h != nil {
 		// No token at an instant before the change. Only a head whose

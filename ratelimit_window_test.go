@@ -2,10 +2,12 @@ package crew_test
 
 import (
 	"context"
+	"errors"
 	"math/big"
 	"math/rand/v2"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -19,7 +21,9 @@ import (
 
 // windowTrial is one random workload against a limiter behind a pool,
 // under fake time: random arrivals, priorities, deadlines, cancellations
-// while queued or waiting, and (with changes) SetLimit and SetBurst calls.
+// while queued or waiting, (in half the trials) a guard after the limiter
+// that refuses some jobs at Start, at once or after a while, so that their
+// tokens go back, and (with changes) SetLimit and SetBurst calls.
 type windowTrial struct {
 	r       *rand.Rand
 	limit   rate.Limit
@@ -29,6 +33,42 @@ type windowTrial struct {
 	mu     sync.Mutex
 	starts []time.Time
 	shapes []shape // the settings in force, from each change on
+}
+
+// lateRefusal is a guard that refuses the jobs whose ctx carries a
+// refusalPlan saying so at Start, after the plan's delay, and those whose
+// ctx ends during it. It counts them in refused.
+type lateRefusal struct {
+	passGuard
+	refused *atomic.Uint64
+}
+
+type refusalPlan struct {
+	delay  time.Duration
+	refuse bool
+}
+
+type refusalKey struct{}
+
+var errLate = errors.New("refused after the limiter")
+
+func (g lateRefusal) Start(ctx context.Context, _ crew.Ticket) (crew.Ticket, error) {
+	plan, _ := ctx.Value(refusalKey{}).(refusalPlan)
+	if plan.delay > 0 {
+		t := time.NewTimer(plan.delay)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			g.refused.Add(1)
+			return 0, ctx.Err()
+		}
+	}
+	if plan.refuse {
+		g.refused.Add(1)
+		return 0, &crew.RejectedError{Guard: "late", Err: errLate}
+	}
+	return 0, nil
 }
 
 // shape is a limit and burst in force from a moment on.
@@ -76,7 +116,12 @@ func (tr *windowTrial) run(t *testing.T) []time.Time {
 	if r.IntN(2) == 0 {
 		base = crew.NewPriorityPool[int](workers)
 	}
+	var refused atomic.Uint64 // by the guard after the limiter, a token taken
+	late := r.IntN(2) == 0
 	p := crew.Chain(base, l)
+	if late {
+		p = crew.Chain(base, l, lateRefusal{refused: &refused})
+	}
 	job := func(context.Context) (int, error) {
 		tr.mu.Lock()
 		tr.starts = append(tr.starts, time.Now())
@@ -89,6 +134,16 @@ func (tr *windowTrial) run(t *testing.T) []time.Time {
 		ctx, cancel := context.WithCancel(context.Background())
 		if prio := []int{0, 0, 0, 1, 5, -3}[r.IntN(6)]; prio != 0 {
 			ctx = crew.WithPriority(ctx, prio)
+		}
+		if late {
+			// Only a refusal waits: a guard after the limiter that waits
+			// and then lets the job through moves its start past its
+			// token's instant, which the bound cannot survive.
+			plan := refusalPlan{refuse: r.IntN(3) == 0}
+			if plan.refuse && r.IntN(4) == 0 {
+				plan.delay = time.Duration(r.Int64N(int64(50 * time.Millisecond)))
+			}
+			ctx = context.WithValue(ctx, refusalKey{}, plan)
 		}
 		switch r.IntN(3) {
 		case 0:
@@ -137,7 +192,14 @@ func (tr *windowTrial) run(t *testing.T) []time.Time {
 	s := l.Stats()
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
-	assert.Equal(t, uint64(len(tr.starts)), s.Started)
+	// A job the guard after the limiter refused took a token and counts
+	// as started for the limiter; GaveBack says how many of those tokens
+	// went back.
+	assert.Equal(t, uint64(len(tr.starts))+refused.Load(), s.Started)
+	assert.LessOrEqual(t, s.GaveBack, refused.Load())
+	if refused.Load() > 0 {
+		t.Logf("%d refused after their token, %d tokens given back", refused.Load(), s.GaveBack)
+	}
 	assert.GreaterOrEqual(t, s.Admitted, uint64(len(futures)), "a Submit the pool refused was admitted, then abandoned")
 	assert.Equal(t, s.Admitted, s.Started+s.RefusedAtStart+s.Canceled+s.Abandoned)
 	assert.Zero(t, s.Pending)

@@ -67,6 +67,8 @@ func NewLimiterCollector(limiter string, stats func() crew.RateLimiterStats) *Li
 			func(s *ls) float64 { return float64(s.Started) }),
 		s("waited_jobs_total", "Started jobs that waited for their token.", counter,
 			func(s *ls) float64 { return float64(s.Waited) }),
+		s("gave_back_tokens_total", "Tokens given back: a later guard refused the job at its start.", counter,
+			func(s *ls) float64 { return float64(s.GaveBack) }),
 		s("canceled_jobs_total", "Jobs whose ctx ended before or while they waited for a token.", counter,
 			func(s *ls) float64 { return float64(s.Canceled) }),
 		s("abandoned_jobs_total", "Admitted jobs that never reached their start.", counter,

@@ -80,6 +80,9 @@ crew_limiter_started_jobs_total{limiter="api"} 2
 # HELP crew_limiter_waited_jobs_total Started jobs that waited for their token.
 # TYPE crew_limiter_waited_jobs_total counter
 crew_limiter_waited_jobs_total{limiter="api"} 1
+# HELP crew_limiter_gave_back_tokens_total Tokens given back: a later guard refused the job at its start.
+# TYPE crew_limiter_gave_back_tokens_total counter
+crew_limiter_gave_back_tokens_total{limiter="api"} 0
 # HELP crew_limiter_canceled_jobs_total Jobs whose ctx ended before or while they waited for a token.
 # TYPE crew_limiter_canceled_jobs_total counter
 crew_limiter_canceled_jobs_total{limiter="api"} 0

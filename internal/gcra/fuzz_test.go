@@ -20,7 +20,9 @@ type segment struct {
 // takes: the takes in it number at most the largest burst in force during
 // it plus the tokens the rates in force make over it, in exact arithmetic.
 // It also checks that Due's instant is the first at which Take succeeds,
-// and that Tokens counts the takes that succeed at once.
+// and that Tokens counts the takes that succeed at once. Takes are given
+// back as Bucket.GiveBack does (only while the word is as the take left
+// it), and a take given back leaves the takes checked.
 func FuzzBucket(f *testing.F) {
 	f.Add(3.0, uint16(2), 10.0, uint16(1), []byte{1, 0, 1, 0, 1, 0, 3, 0, 4, 0, 1, 0, 3, 0, 2, 128, 3, 0})
 	f.Add(10_000.0, uint16(1), 0.0, uint16(3), []byte{1, 0, 3, 0, 3, 0, 4, 0, 1, 0, 1, 0, 4, 0, 3, 0, 3, 0})
@@ -40,16 +42,22 @@ func FuzzBucket(f *testing.F) {
 		segs := []segment{{0, p}}
 		var now, changed int64
 		var takes []int64
+		type held struct {
+			took Took
+			at   int64 // its instant, in takes
+		}
+		var kept []held // takes under the current Params, to give back
 		take := func(at int64) {
 			next, ok := p.Take(w, at)
 			if ok {
+				kept = append(kept, held{Took{w, next}, at})
 				w = next
 				takes = append(takes, at)
 			}
 		}
 		for i := 0; i+1 < len(ops); i += 2 {
 			arg := int64(ops[i+1])
-			switch ops[i] % 6 {
+			switch ops[i] % 7 {
 			case 0: // time passes: up to about 64 tokens' worth
 				step := max(p.Interval/4, 1)
 				now = min(Add(now, Mul(arg, step)), Horizon-1) // the clock's range
@@ -68,17 +76,17 @@ func FuzzBucket(f *testing.F) {
 					}
 				}
 				now = due
-				next, ok := p.Take(w, due)
-				if !ok {
+				before := len(takes)
+				take(due)
+				if len(takes) == before {
 					t.Fatalf("no token at Due %d (word %d, %+v)", due, w, p)
 				}
-				w = next
-				takes = append(takes, due)
 			case 4: // SetLimit or SetBurst
 				cur = 1 - cur
 				to := settings[cur]
 				w = Convert(w, now, p, to)
 				p = to
+				kept = nil // the old bucket is frozen: nothing goes back to it
 				changed = now
 				segs = append(segs, segment{now, p})
 			case 5: // Tokens says how many takes succeed at once
@@ -94,6 +102,18 @@ func FuzzBucket(f *testing.F) {
 					}
 					x = next
 				}
+			case 6: // a job refused after its take gives the token back
+				if len(kept) == 0 {
+					break
+				}
+				k := int(arg) % len(kept)
+				h := kept[k]
+				kept = slices.Delete(kept, k, k+1)
+				if h.took.Before == h.took.After || w != h.took.After {
+					break // Inf, or a take since stayed: the token is spent
+				}
+				w = h.took.Before
+				takes = slices.Delete(takes, slices.Index(takes, h.at), slices.Index(takes, h.at)+1)
 			}
 		}
 		checkWindows(t, takes, segs)

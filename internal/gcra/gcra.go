@@ -256,22 +256,39 @@ func NewBucket(p Params, w int64) *Bucket {
 // Load returns the word, or Frozen.
 func (b *Bucket) Load() int64 { return b.w.Load() }
 
-// TryTake takes a token at instant t if one is there. frozen reports that
-// b was replaced: the caller must look again at its owner's new bucket.
-func (b *Bucket) TryTake(t int64) (ok, frozen bool) {
+// Took is a take: the word before it and after it.
+type Took struct{ Before, After int64 }
+
+// TryTake takes a token at instant t if one is there, and returns the
+// take, for GiveBack. frozen reports that b was replaced: the caller must
+// look again at its owner's new bucket.
+func (b *Bucket) TryTake(t int64) (took Took, ok, frozen bool) {
 	for {
 		w := b.w.Load()
 		if w == Frozen {
-			return false, true
+			return Took{}, false, true
 		}
 		next, ok := b.P.Take(w, t)
 		if !ok {
-			return false, false
+			return Took{}, false, false
 		}
 		if next == w || b.w.CompareAndSwap(w, next) { // Inf: nothing to move
-			return true, false
+			return Took{w, next}, true, false
 		}
 	}
+}
+
+// GiveBack undoes take, if no take since has stayed: the word is then
+// exactly as take left it, and goes back to what it was before. It reports
+// whether it did. Since a take moves the word forward and only GiveBack
+// moves it back, the word equals take.After only while every take after
+// it was given back, so the bucket is then exactly as if take had never
+// happened, and every bound on the takes that stay holds.
+func (b *Bucket) GiveBack(take Took) bool {
+	if take.Before == take.After { // Inf: nothing was taken
+		return false
+	}
+	return b.w.CompareAndSwap(take.After, take.Before)
 }
 
 // Freeze makes every later TryTake on b fail with frozen, and returns the

@@ -128,23 +128,46 @@ func TestSaturation(t *testing.T) {
 
 func TestBucketFreeze(t *testing.T) {
 	b := NewBucket(New(1, 1), 0)
-	ok, frozen := b.TryTake(0)
+	took, ok, frozen := b.TryTake(0)
 	require.True(t, ok)
 	require.False(t, frozen)
-	ok, frozen = b.TryTake(0)
+	assert.Equal(t, Took{0, 1e9}, took)
+	_, ok, frozen = b.TryTake(0)
 	require.False(t, ok)
 	require.False(t, frozen)
 	assert.Equal(t, int64(1e9), b.Freeze())
-	ok, frozen = b.TryTake(5e9)
+	_, ok, frozen = b.TryTake(5e9)
 	assert.False(t, ok)
 	assert.True(t, frozen)
+	assert.False(t, b.GiveBack(took), "a frozen bucket took a token back")
 
 	inf := NewBucket(New(math.Inf(1), 0), 0)
-	ok, _ = inf.TryTake(0)
+	took, ok, _ = inf.TryTake(0)
 	assert.True(t, ok)
+	assert.False(t, inf.GiveBack(took), "an unlimited bucket has nothing to take back")
 	inf.Freeze()
-	_, frozen = inf.TryTake(0)
+	_, _, frozen = inf.TryTake(0)
 	assert.True(t, frozen)
+}
+
+// TestBucketGiveBack: a take given back while the word is as it left it
+// restores the bucket exactly; once a later take stays, it cannot, until
+// that one is given back too.
+func TestBucketGiveBack(t *testing.T) {
+	for _, p := range []Params{New(1, 2), New(0, 2)} {
+		b := NewBucket(p, p.Full(5e9))
+		a, ok, _ := b.TryTake(5e9)
+		require.True(t, ok)
+		c, ok, _ := b.TryTake(5e9)
+		require.True(t, ok)
+		_, ok, _ = b.TryTake(5e9)
+		require.False(t, ok, "%+v: a third token at once", p)
+		assert.False(t, b.GiveBack(a), "%+v: given back under a later take", p)
+		require.True(t, b.GiveBack(c), "%+v", p)
+		require.True(t, b.GiveBack(a), "%+v", p)
+		assert.Equal(t, p.Full(5e9), b.Load(), "%+v: not as before the takes", p)
+		assert.False(t, b.GiveBack(a), "%+v: given back twice", p)
+	}
 }
 
 // FuzzInterval checks that Interval is exactly the smallest whole number
