@@ -176,7 +176,7 @@ func TestGuardsHammer(t *testing.T) {
 	s := p.Stats()
 	assert.Equal(t, s.Submitted, s.Completed+s.Canceled, "stats do not add up: %+v", s)
 	assert.Equal(t, uint64(len(futures)), s.Submitted)
-	assert.Zero(t, l.pending.Load(), "the limiter's backlog after Close")
+	assert.Zero(t, l.Stats().Pending, "the limiter's backlog after Close")
 	b.mu.Lock()
 	reserved := b.reserved
 	b.mu.Unlock()

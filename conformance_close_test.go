@@ -4,7 +4,6 @@ import (
 	"context"
 	"testing"
 	"testing/synctest"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -48,26 +47,16 @@ func TestConformanceClosedSaysErrClosed(t *testing.T) {
 	forEachKind(t, func(t *testing.T, k poolKind) {
 		base := k.new(1)
 		require.NoError(t, base.Close(context.Background()))
-		p := crew.Chain(base, refuseAll{})
+		p := crew.Chain(base, refuseGuard{&crew.RejectedError{Guard: "refuse-all", Err: crew.ErrRateLimited}})
 		_, err := p.Submit(context.Background(), value(0))
 		assert.ErrorIs(t, err, crew.ErrClosed, "through a Chain whose guard refuses everything")
 		_, err = base.Submit(context.Background(), value(0))
 		assert.ErrorIs(t, err, crew.ErrClosed)
 
 		// Closing the Chain itself closes its base.
-		p = crew.Chain(k.new(1), refuseAll{})
+		p = crew.Chain(k.new(1), refuseGuard{&crew.RejectedError{Guard: "refuse-all", Err: crew.ErrRateLimited}})
 		require.NoError(t, p.Close(context.Background()))
 		_, err = p.Submit(context.Background(), value(0))
 		assert.ErrorIs(t, err, crew.ErrClosed)
 	})
 }
-
-// refuseAll is a guard that refuses every job at Admit.
-type refuseAll struct{}
-
-func (refuseAll) Admit(context.Context) (crew.Ticket, error) {
-	return 0, &crew.RejectedError{Guard: "refuse-all", Err: crew.ErrRateLimited}
-}
-func (refuseAll) Start(context.Context, crew.Ticket) (crew.Ticket, error) { return 0, nil }
-func (refuseAll) Done(crew.Ticket, error, time.Duration)                  {}
-func (refuseAll) Abandon(crew.Ticket)                                     {}

@@ -301,3 +301,9 @@ func closeBatcher[In, Out any](t *testing.T, b *crew.Batcher[In, Out]) {
 	t.Helper()
 	require.NoError(t, b.Close(context.Background()))
 }
+
+// closePool closes p, draining it, and requires that Close succeeded.
+func closePool[T any](t *testing.T, p crew.Pool[T]) {
+	t.Helper()
+	require.NoError(t, p.Close(context.Background()))
+}

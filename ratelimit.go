@@ -112,10 +112,6 @@ type RateLimiter struct {
 	_ [64]byte
 	n limiterCounts
 
-	// pending reads the jobs admitted and not yet gone, as
-	// l.pending.Load(); Stats().Pending is the public form.
-	pending pendingReader
-
 	// mu guards what follows, and orders the slow paths: Admit's estimate,
 	// Start's line, and the replacement of bucket.
 	mu sync.Mutex
@@ -183,7 +179,6 @@ func NewRateLimiter(limit rate.Limit, burst int, opts ...RateLimitOption) *RateL
 	p := gcra.New(float64(limit), burst)
 	l.bucket.Store(gcra.NewBucket(p, p.Full(0)))
 	l.n.setShape(limit, burst)
-	l.pending = pendingReader{&l.n}
 	return l
 }
 

@@ -96,12 +96,3 @@ func (c *limiterCounts) stats() RateLimiterStats {
 	s.Pending = int(s.Admitted - left)
 	return s
 }
-
-// pendingReader reads a limiter's pending jobs.
-type pendingReader struct{ c *limiterCounts }
-
-// Load returns the jobs admitted and not yet gone.
-func (r pendingReader) Load() int64 {
-	left := r.c.left.Load()
-	return int64(r.c.admitted.Load() - left)
-}

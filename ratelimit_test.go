@@ -83,11 +83,6 @@ func withinBound(n int, w time.Duration, limit rate.Limit, burst int) bool {
 	return math.FMA(float64(limit), float64(w), -float64(n-burst)*1e9) >= 0
 }
 
-func closePool[T any](t *testing.T, p crew.Pool[T]) {
-	t.Helper()
-	require.NoError(t, p.Close(context.Background()))
-}
-
 // TestRateLimiterBoundsStartsInEveryWindow checks guarantee 7's bound: in
 // any window of length w, starts <= burst + limit*w.
 func TestRateLimiterBoundsStartsInEveryWindow(t *testing.T) {
