@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -47,7 +48,7 @@ var theOutage = outageScenario{
 	outageFor:   600 * time.Millisecond,
 	minLatency:  5 * time.Millisecond,
 	maxLatency:  25 * time.Millisecond,
-	seed:        1,
+	seed:        outageSeed(),
 	workers:     8,
 	deadline:    30 * time.Second,
 	runTimeout:  time.Second,
@@ -180,6 +181,15 @@ func (d *downstream) tracef(format string, args ...any) {
 }
 
 var traceOutage = os.Getenv("CREW_OUTAGE_TRACE") != ""
+
+// outageSeed is CREW_OUTAGE_SEED, 1 by default: another seed draws other
+// 500s and latencies, to see which figures are the luck of one draw.
+func outageSeed() uint64 {
+	if n, err := strconv.ParseUint(os.Getenv("CREW_OUTAGE_SEED"), 10, 64); err == nil {
+		return n
+	}
+	return 1
+}
 
 // draw returns a number in [0, 1) fixed by the scenario's seed, the job,
 // the number of its call and what it is for.
