@@ -58,6 +58,31 @@ func TestRateLimiterCancelledWaitMovesTheLineUp(t *testing.T) {
 	})
 }
 
+// TestRateLimiterCancelledWaitLeavesTheLine: a job whose ctx ends while it
+// waits in Start for its token no longer counts among the jobs ahead that
+// Submit estimates from (guarantee 7), as a job dropped from the queue
+// does not (TestRateLimiterJobThatNeverStartsLeavesTheLine).
+func TestRateLimiterCancelledWaitLeavesTheLine(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := crew.Chain(crew.NewPool[int](1), crew.NewRateLimiter(10, 1, crew.WithMaxWait(150*time.Millisecond)))
+		_, err := crew.Do(context.Background(), p, value(0))
+		require.NoError(t, err, "takes the token: the next comes at 100ms")
+		ctx, cancel := context.WithCancel(context.Background())
+		waiting, err := p.Submit(ctx, value(1))
+		require.NoError(t, err, "first in line: 100ms")
+		synctest.Wait() // its worker waits in the limiter's Start
+		_, err = p.Submit(context.Background(), value(2))
+		require.ErrorIs(t, err, crew.ErrRateLimited, "second in line: 200ms")
+		cancel()
+		_, err = waiting.Wait(context.Background())
+		require.ErrorIs(t, err, context.Canceled)
+		v, err := crew.Do(context.Background(), p, value(3))
+		require.NoError(t, err, "first in line again")
+		assert.Equal(t, 3, v)
+		require.NoError(t, p.Close(context.Background()))
+	})
+}
+
 // TestRateLimiterCancelledWaitKeepsTheBound: after a wait ahead is
 // cancelled and the line moves up, a job that arrives later still starts
 // no earlier than the bound allows (no tolerance): a waiter never held a

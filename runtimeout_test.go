@@ -1,7 +1,11 @@
 package crew_test
 
+// Run timeouts (guarantee 14): the deadline counts from the job's start,
+// anew for every attempt; queueing and a guard's wait do not count.
+
 import (
 	"context"
+	"errors"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -80,4 +84,36 @@ func TestWithRunTimeoutBadInput(t *testing.T) {
 		func() { crew.WithRunTimeout(context.Background(), 0) })
 	assert.Panics(t, func() { crew.WithRunTimeout(context.Background(), -time.Second) })
 	assert.Panics(t, func() { crew.WithRunTimeout(nilCtx, time.Second) })
+}
+
+// TestRunTimeoutDoesNotCountAGuardsWait: a job that waits a second in the
+// rate limiter's Start for its token, with a run timeout of 100ms, still
+// runs, with its deadline 100ms after it started. Were the timeout running
+// during the wait, the limiter would find the job's deadline before its
+// token and refuse it, or the job would start with its ctx ended.
+// (TestRunTimeoutCountsOnlyTheRun's job finds its token there.)
+func TestRunTimeoutDoesNotCountAGuardsWait(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := crew.Chain(crew.NewPool[time.Duration](1), crew.NewRateLimiter(1, 1))
+		_, err := crew.Do(context.Background(), p, func(context.Context) (time.Duration, error) { return 0, nil })
+		require.NoError(t, err, "takes the token: the next comes in 1s")
+		ctx := crew.WithRunTimeout(context.Background(), 100*time.Millisecond)
+		submitted := time.Now()
+		var started time.Time
+		left, err := crew.Do(ctx, p, func(ctx context.Context) (time.Duration, error) {
+			started = time.Now()
+			dl, ok := ctx.Deadline()
+			if !ok {
+				return 0, errors.New("the job's ctx has no deadline")
+			}
+			if err := ctx.Err(); err != nil {
+				return 0, err
+			}
+			return dl.Sub(started), nil
+		})
+		require.NoError(t, err)
+		assert.Equal(t, time.Second, started.Sub(submitted), "the job waited for its token")
+		assert.Equal(t, 100*time.Millisecond, left, "the deadline counts from the start")
+		require.NoError(t, p.Close(context.Background()))
+	})
 }
