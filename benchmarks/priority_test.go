@@ -60,15 +60,13 @@ func newCrewLevels(workers int, task func()) runner {
 }
 
 func (r *crewLevelsRunner) Submit() error {
-	_, err := r.p.Submit(levels[r.i.Add(1)%8], r.job)
-	return err
+	return r.p.Go(levels[r.i.Add(1)%8], r.job)
 }
 
 func (r *crewLevelsRunner) Close() error { return r.p.Close(context.Background()) }
 
 func (r *crewPriorityRunner) Submit() error {
-	_, err := r.p.Submit(levels[r.i.Add(1)%8], r.job)
-	return err
+	return r.p.Go(levels[r.i.Add(1)%8], r.job)
 }
 
 func (r *crewPriorityRunner) Close() error { return r.p.Close(context.Background()) }
