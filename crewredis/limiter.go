@@ -207,7 +207,12 @@ func (l *RateLimiter) Start(ctx context.Context, _ crew.Ticket) (crew.Ticket, er
 }
 
 // Done implements crew.Guard. A token is spent once its job starts, so Done
-// does nothing.
+// does nothing. Unlike crew.RateLimiter, whose token a Chain gives back when
+// a later guard refuses the job at Start, this limiter's token stays spent
+// then: Done cannot tell that refusal from a job that ran and returned a
+// *crew.RejectedError of its own, and giving a token back for a job that
+// ran would break the cluster bound. Behind an open breaker, the jobs it
+// refuses at start each spend a token.
 func (l *RateLimiter) Done(crew.Ticket, error, time.Duration) {}
 
 // Abandon implements crew.Guard. Admit took nothing, so Abandon does
