@@ -36,7 +36,10 @@ import (
 // the job at once with a *RejectedError matching ErrRateLimited. Its
 // RetryAfter is how much later the same job would fit if nothing else
 // changed: retried after exactly that long, with the same bound, it is
-// admitted. A job with neither a deadline nor WithMaxWait is admitted,
+// admitted. (A Submit that meets another job in the instant that job takes
+// its token counts it twice, so it may refuse a job that would just have
+// fit, or say one token later than it need; it never errs the other way.)
+// A job with neither a deadline nor WithMaxWait is admitted,
 // unless no token can ever come (limit 0 and the burst spent): that is
 // refused with RetryAfter 0.
 //
