@@ -2,6 +2,7 @@ package benchmarks
 
 import (
 	"context"
+	"errors"
 	"os"
 	"slices"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	"github.com/crew-go/crew/crewredis"
 	"github.com/go-redis/redis_rate/v10"
 	"github.com/redis/go-redis/v9"
+	"github.com/sony/gobreaker/v2"
 	"golang.org/x/time/rate"
 )
 
@@ -73,6 +75,13 @@ func BenchmarkClusterGuardPath(b *testing.B) {
 			l := crewredis.NewRateLimiter(c, "bench:both:"+time.Now().String(), 1e6, 1<<20)
 			br := crewredis.NewBreaker(c, "bench:both:"+time.Now().String(), crew.BreakerConfig{})
 			return guardPath(l, br), func() { _ = l.Close(); _ = br.Close() }
+		}},
+		{"gobreaker-distributed", func(c *redis.Client) (func(fn func() (int, error)) (int, error), func()) {
+			cb, err := gobreaker.NewDistributedCircuitBreaker[int](redisStore{c}, gobreaker.Settings{Name: "bench:gobreaker:" + time.Now().String()})
+			if err != nil {
+				b.Fatal(err)
+			}
+			return func(fn func() (int, error)) (int, error) { return cb.Execute(fn) }, func() {}
 		}},
 		{"redis_rate", func(c *redis.Client) (func(fn func() (int, error)) (int, error), func()) {
 			lim := redis_rate.NewLimiter(c)
@@ -191,4 +200,36 @@ func BenchmarkClusterPrecision(b *testing.B) {
 		b.ReportMetric(float64(len(starts))/(burst+limit*run.Seconds()), "share-of-limit")
 		b.ReportMetric(float64(cmds.Load())/float64(len(starts)), "redis-cmds/start")
 	}
+}
+
+// redisStore is gobreaker v2's SharedDataStore on Redis, written plainly
+// (gobreaker ships none): a lock is a key set with NX and a 1 s expiry,
+// retried every 100 us while another holder has it; the state is one key.
+type redisStore struct{ c *redis.Client }
+
+func (s redisStore) Lock(name string) error {
+	ctx := context.Background()
+	for {
+		ok, err := s.c.SetNX(ctx, "lock:"+name, 1, time.Second).Result()
+		if err != nil || ok {
+			return err
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+}
+
+func (s redisStore) Unlock(name string) error {
+	return s.c.Del(context.Background(), "lock:"+name).Err()
+}
+
+func (s redisStore) GetData(name string) ([]byte, error) {
+	b, err := s.c.Get(context.Background(), name).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
+	}
+	return b, err
+}
+
+func (s redisStore) SetData(name string, data []byte) error {
+	return s.c.Set(context.Background(), name, data, 0).Err()
 }
