@@ -103,12 +103,12 @@ func (e *engine[T]) goexit(w *worker, t *task[T]) {
 // Start in order, then the job, then each guard's Done, innermost first.
 // refused reports that a guard refused the job at Start: it did not run,
 // and err is the refusal; a RateLimiter before that guard gets its token
-// back. start and end are clock's readings as the job
-// started (its guards' Start passed, or refused) and as it returned; clock
-// is nil if the caller needs neither, and then the clock is read only if a
-// guard may use the job's elapsed time, so a plain pool never reads it.
-// lookup says whether ctx may carry a run timeout (WithRunTimeout), which
-// starts as the job does, after the guards' Start.
+// back. start and end are clock's readings as the job started (its guards'
+// Start passed, or refused) and as it returned; clock is nil if the caller
+// needs neither, and then the clock is read only if a guard may use the
+// job's elapsed time, so a plain pool never reads it. lookup says whether
+// ctx may carry a run timeout (WithRunTimeout), which starts as the job
+// does, after the guards' Start.
 func runGuarded[T any](ctx context.Context, job Job[T], adm *admission, clock func() int64, lookup bool) (v T, start, end int64, refused bool, err error) {
 	if adm == nil {
 		if clock == nil {
