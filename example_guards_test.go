@@ -57,6 +57,10 @@ func ExampleNewBreaker() {
 		}
 		fmt.Printf("call %d: %v\n", i, err)
 	}
+	// Real time, as a user's program would wait: the output only needs at
+	// least ResetTimeout to pass, which Sleep guarantees, so a slow machine
+	// prints the same. TestBreakerHalfOpenWhenResetTimeoutPasses pins it
+	// under fake time.
 	time.Sleep(20 * time.Millisecond) // the downstream recovers meanwhile
 	downstreamUp = true
 	fmt.Println("state:", b.State())

@@ -83,6 +83,10 @@ func ExampleWithAging() {
 	}
 	futures := make([]*crew.Future[string], 3)
 	futures[0], _ = pool.Submit(context.Background(), job("old, priority 0"))
+	// Real time, as a user's program would wait. The order only needs at
+	// least 30ms between the two Submits, which Sleep guarantees: queued
+	// jobs age at the same rate, so a longer wait or a slow machine keeps
+	// it. TestPriorityAgingBound pins aging under fake time.
 	time.Sleep(30 * time.Millisecond) // it ages three levels
 	futures[1], _ = pool.Submit(crew.WithPriority(context.Background(), 2), job("new, priority 2"))
 	futures[2], _ = pool.Submit(crew.WithPriority(context.Background(), 100), job("new, priority 100"))
